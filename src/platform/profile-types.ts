@@ -1,0 +1,72 @@
+/**
+ * A machine description: the facts from which the profile generator (src/platform/profiles.ts) writes a
+ * KFD topology tree and an /proc/iomem listing, and from which the simulator takes its device rules.
+ * The simulator never reads these fields for anything the kernel would tell it through text: it parses
+ * the generated text back through the same parsers as the kfd backend.
+ */
+
+/** How a GPU's VRAM pages appear to the CPU (kfd_migrate.c: svm_migrate_init). */
+export type DeviceMemoryKind =
+  /** xgmi.connected_to_cpu: VRAM is Soft Reserved memory, MEMORY_DEVICE_COHERENT; the CPU maps it. */
+  | 'coherent'
+  /** PCIe: VRAM pages are MEMORY_DEVICE_PRIVATE; a CPU touch migrates them back (svm_migrate_to_ram). */
+  | 'private'
+  /** APU (MI300A): one memory, no VRAM to migrate to. */
+  | 'apu';
+
+export interface PciAddress {
+  domain: number;
+  bus: number;
+  device: number;
+  function: number;
+}
+
+export interface GpuDescription {
+  /** Marketing name, e.g. 'AMD Instinct MI250X (GCD 0)'. */
+  marketingName: string;
+  /** gfx_target_version as the kernel writes it: 90010 = gfx90a, 90402 = gfx942. */
+  gfxTargetVersion: number;
+  /** The gpu_id the kernel would derive (a hash; any stable non-zero u32 in a profile). */
+  gpuId: number;
+  /** PCI vendor/device ids. */
+  vendorId: number;
+  deviceId: number;
+  pci: PciAddress;
+  /** /dev/dri/renderD<minor>. */
+  drmRenderMinor: number;
+  simdCount: number;
+  numXcc: number;
+  /** Bytes of local memory (HBM); for an APU the carve-out the driver reports. */
+  vramBytes: number;
+  memoryKind: DeviceMemoryKind;
+  /** For 'coherent': the physical range of VRAM that the firmware lists as Soft Reserved. */
+  spmRange?: { start: bigint; size: bigint };
+  /** NUMA node the GPU memory is exposed as (coherent parts), if any. */
+  numaNode?: number;
+  /** XGMI hive id (0 = none). */
+  hiveId: bigint;
+  /** The capability bits of the properties file that matter to SVM. */
+  svmSupported: boolean;
+  xnackSupported: boolean;
+  /** Host link used for migration: sustained bytes per second and per-migration latency. */
+  hostLink: { kind: 'xgmi' | 'pcie'; bandwidthBytesPerSecond: number; latencyNs: number };
+}
+
+export interface CpuDescription {
+  /** Model name as in the topology node name, e.g. 'AMD EPYC 7A53 64-Core Processor'. */
+  name: string;
+  cores: number;
+  /** System memory attached to this node, bytes. */
+  memoryBytes: number;
+}
+
+export interface MachineProfile {
+  /** Profile id: 'mi250x', 'mi210', 'mi300a', 'mi300x', 'cpu-only'. */
+  id: string;
+  description: string;
+  kfdVersion: { major: number; minor: number };
+  cpus: CpuDescription[];
+  gpus: GpuDescription[];
+  /** The process's XNACK mode at open (HSA_XNACK unset): the kernel's default for these GPUs. */
+  xnackDefault: boolean;
+}
