@@ -1,0 +1,6 @@
+import type { SectionResult } from './report-types.js';
+
+export async function benchSim(opts: { quick: boolean }): Promise<SectionResult> {
+  void opts;
+  throw new Error('not written yet');
+}
