@@ -1,6 +1,223 @@
-import type { SectionResult } from './report-types.js';
+/**
+ * 3. Simulator scaling, through the Backend contract (svmSetAttr / svmGetAttr) as the API drives it:
+ * set / get / prefetch calls per second with 1, 10^3 and 10^5 ranges registered, one 4 KiB range against
+ * one 64 GiB range, and heap bytes per registered range.
+ */
+import type { Backend } from '../../src/backend/contract.js';
+import { SvmAttrType, SvmFlag, SvmLocation } from '../../src/backend/abi.js';
+import { importDist } from './modules.js';
+import type { Figure, SectionResult, Target } from './report-types.js';
+import { fmtSummary, num } from './report.js';
+import { nowNs, pairedRatio, summarize, type Summary } from './stats.js';
 
-export async function benchSim(opts: { quick: boolean }): Promise<SectionResult> {
-  void opts;
-  throw new Error('not written yet');
+// TODO(bench): typeof import('../../src/backend/sim/index.js') once the sim lands.
+interface SimModule {
+  createSimBackend(opts?: { profile?: string }): Backend;
+}
+
+const PAGE = 4096;
+const GiB = 1 << 30;
+
+export interface SimOptions {
+  quick: boolean;
+}
+
+interface Gpu {
+  gpuId: number;
+  drmRenderMinor: number;
+}
+
+/** The first GPU of the sim's machine, read from its topology text as the kfd backend would. */
+function firstGpu(b: Backend): Gpu {
+  const t = b.machine.topology;
+  if (!t) throw new Error('bench: the sim has no topology');
+  for (const n of t.listDir('nodes') ?? []) {
+    const gpuId = Number((t.readFile(`nodes/${n}/gpu_id`) ?? '0').trim());
+    if (gpuId === 0) continue;
+    const m = /^drm_render_minor (\d+)$/m.exec(t.readFile(`nodes/${n}/properties`) ?? '');
+    if (!m) throw new Error(`bench: node ${n} has no drm_render_minor`);
+    return { gpuId, drmRenderMinor: Number(m[1]) };
+  }
+  throw new Error('bench: the sim profile has no GPU');
+}
+
+type Op = 'set' | 'get' | 'prefetch';
+const OPS: readonly Op[] = ['set', 'get', 'prefetch'];
+
+/** A sim with `count` ranges of one page each, a page apart (so no two ranges touch). */
+interface Fixture {
+  backend: Backend;
+  gpu: Gpu;
+  base: bigint;
+  stride: bigint;
+  rangeSize: bigint;
+  count: number;
+  /** Heap bytes per range (with --expose-gc), else undefined. */
+  heapPerRange: number | undefined;
+  /** Registrations per second while building the fixture. */
+  registerPerSecond: number;
+}
+
+function gc(): boolean {
+  const g = globalThis.gc;
+  if (typeof g !== 'function') return false;
+  g();
+  g();
+  return true;
+}
+
+async function makeFixture(sim: SimModule, count: number, rangeSize: number): Promise<Fixture> {
+  const backend = sim.createSimBackend({ profile: 'mi250x' });
+  const gpu = firstGpu(backend);
+  backend.acquireVm(gpu.gpuId, gpu.drmRenderMinor);
+  const stride = count === 1 ? rangeSize : rangeSize + PAGE;
+  const mem = backend.alloc(stride * count);
+  const hasGc = gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = nowNs();
+  const attrs = [{ type: SvmAttrType.SET_FLAGS, value: SvmFlag.HOST_ACCESS }];
+  for (let i = 0; i < count; i++) {
+    await backend.svmSetAttr(mem.address + BigInt(i * stride), BigInt(rangeSize), attrs);
+  }
+  const registerNs = nowNs() - t0;
+  let heapPerRange: number | undefined;
+  if (hasGc) {
+    gc();
+    heapPerRange = (process.memoryUsage().heapUsed - heap0) / count;
+  }
+  return {
+    backend,
+    gpu,
+    base: mem.address,
+    stride: BigInt(stride),
+    rangeSize: BigInt(rangeSize),
+    count,
+    heapPerRange,
+    registerPerSecond: (count * 1e9) / registerNs,
+  };
+}
+
+/**
+ * Times `ops` calls of one kind, walking the ranges with a stride coprime to their count so consecutive calls
+ * hit ranges far apart in the tree (no locality a real workload would not have). Returns ns per call.
+ */
+async function timeOps(f: Fixture, op: Op, ops: number): Promise<number> {
+  const b = f.backend;
+  const n = f.count;
+  const step = n > 7919 ? 7919 : 1;
+  const gpuLoc = f.gpu.gpuId;
+  let i = 0;
+  let flip = false;
+  const t0 = nowNs();
+  if (op === 'get') {
+    const query = [{ type: SvmAttrType.PREFERRED_LOC, value: 0 }];
+    for (let k = 0; k < ops; k++) {
+      b.svmGetAttr(f.base + BigInt(i) * f.stride, f.rangeSize, query);
+      i = (i + step) % n;
+    }
+  } else {
+    const type = op === 'set' ? SvmAttrType.PREFERRED_LOC : SvmAttrType.PREFETCH_LOC;
+    const toGpu = [{ type, value: gpuLoc }];
+    const toSys = [{ type, value: SvmLocation.SYSMEM }];
+    for (let k = 0; k < ops; k++) {
+      await b.svmSetAttr(f.base + BigInt(i) * f.stride, f.rangeSize, flip ? toSys : toGpu);
+      i = (i + step) % n;
+      // Alternate the target once per pass over all ranges, so every call really changes something.
+      if (i === 0) flip = !flip;
+    }
+  }
+  return (nowNs() - t0) / ops;
+}
+
+const opsPerSecond = (nsPerOp: Summary): Summary => ({
+  median: 1e9 / nsPerOp.median,
+  min: 1e9 / nsPerOp.max,
+  max: 1e9 / nsPerOp.min,
+  n: nsPerOp.n,
+});
+
+export async function benchSim(opts: SimOptions): Promise<SectionResult> {
+  const sim = await importDist<SimModule>('backend/sim/index.js');
+  const q = opts.quick;
+  const counts = q ? [1, 100, 1000] : [1, 1000, 100_000];
+  const rounds = q ? 3 : 7;
+  const opsPerSample = q ? 500 : 20_000;
+  const figures: Figure[] = [];
+  const ratios: Figure[] = [];
+  const targets: Target[] = [];
+  const notes = [
+    `mi250x profile, one GPU VM acquired; ranges of one page each, a page apart; each call carries one attribute.`,
+    `set = PREFERRED_LOC, get = PREFERRED_LOC query, prefetch = PREFETCH_LOC, alternating GPU and system memory` +
+      ` once per pass over the ranges; ${rounds} samples of ${num(opsPerSample)} sequential awaited calls.`,
+  ];
+
+  // Per count: samples per op in ns/call.
+  const byCount = new Map<number, Record<Op, number[]>>();
+  for (const count of counts) {
+    const f = await makeFixture(sim, count, PAGE);
+    const samples: Record<Op, number[]> = { set: [], get: [], prefetch: [] };
+    for (const op of OPS) await timeOps(f, op, Math.min(opsPerSample, 1000)); // warm-up
+    for (let r = 0; r < rounds; r++) for (const op of OPS) samples[op].push(await timeOps(f, op, opsPerSample));
+    byCount.set(count, samples);
+    for (const op of OPS) {
+      figures.push({ label: `${op} @ ${num(count)} ranges`, unit: 'calls/s', value: opsPerSecond(summarize(samples[op])) });
+    }
+    if (count > 1) {
+      figures.push({ label: `register @ ${num(count)} ranges`, unit: 'calls/s', value: summarize([f.registerPerSecond]) });
+      if (f.heapPerRange !== undefined) {
+        figures.push({ label: `heap per range @ ${num(count)} ranges`, unit: 'bytes', value: summarize([f.heapPerRange]) });
+      }
+    }
+    f.backend.close();
+  }
+  const big = counts[counts.length - 1]!;
+  const one = byCount.get(1)!;
+  const many = byCount.get(big)!;
+  for (const op of OPS) {
+    ratios.push({ label: `${op}: time per call @ ${num(big)} / @ 1 range`, unit: '×', value: pairedRatio(many[op], one[op]) });
+  }
+  const allMany = summarize(OPS.map((op) => 1e9 / summarize(many[op]).median));
+  const worst = Math.min(...OPS.map((op) => 1e9 / summarize(many[op]).median));
+  targets.push({
+    label: `≥ 1M attribute calls/s at ${num(big)} ranges (slowest of set/get/prefetch)`,
+    goal: '≥ 1,000,000 calls/s',
+    measured: `${num(worst)} calls/s (set/get/prefetch medians ${num(allMany.min)}–${num(allMany.max)})`,
+    met: worst >= 1e6,
+  });
+
+  // One 4 KiB range against one 64 GiB range, interleaved round by round.
+  const small = await makeFixture(sim, 1, PAGE);
+  const huge = await makeFixture(sim, 1, (q ? 1 : 64) * GiB);
+  notes.push(`size: one ${num(PAGE)} B range against one ${q ? 1 : 64} GiB range.`);
+  const s: Record<Op, number[]> = { set: [], get: [], prefetch: [] };
+  const h: Record<Op, number[]> = { set: [], get: [], prefetch: [] };
+  for (const op of OPS) {
+    await timeOps(small, op, Math.min(opsPerSample, 1000));
+    await timeOps(huge, op, Math.min(opsPerSample, 1000));
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const op of OPS) {
+      s[op].push(await timeOps(small, op, opsPerSample));
+      h[op].push(await timeOps(huge, op, opsPerSample));
+    }
+  }
+  small.backend.close();
+  huge.backend.close();
+  let worstSize = 0;
+  for (const op of OPS) {
+    const r = pairedRatio(h[op], s[op]);
+    worstSize = Math.max(worstSize, r.median);
+    figures.push({ label: `${op} on ${q ? 1 : 64} GiB`, unit: 'calls/s', value: opsPerSecond(summarize(h[op])) });
+    ratios.push({ label: `${op}: time per call ${q ? 1 : 64} GiB / 4 KiB`, unit: '×', value: r });
+  }
+  targets.push({
+    label: `${q ? 1 : 64} GiB costs what 4 KiB does (worst of set/get/prefetch)`,
+    goal: '≈ 1× (≤ 1.5×)',
+    measured: `${num(worstSize)}×`,
+    met: worstSize <= 1.5,
+  });
+  const heap = figures.find((f) => f.label.startsWith(`heap per range @ ${num(big)}`));
+  if (heap) notes.push(`memory per range: ${fmtSummary(heap.value, 'bytes')} at ${num(big)} ranges (heap delta / ranges, after gc).`);
+  else notes.push('memory per range: not measured (run node with --expose-gc).');
+  return { id: 'sim', title: '3. Simulator scaling', figures, ratios, targets, notes };
 }
