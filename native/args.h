@@ -1,0 +1,46 @@
+// kfd-svm: argument checks for every exported function. Nothing a caller passes may crash the process:
+// wrong types throw TypeError, values that do not fit the kernel's field throw RangeError, and a handle of
+// the wrong kind (checked by its Node-API type tag) throws TypeError before any pointer is used.
+#ifndef KFD_SVM_ARGS_H
+#define KFD_SVM_ARGS_H
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kfdsvm {
+
+// Type tags (random 128-bit values, as Node-API recommends) for the handles we hand out.
+extern const napi_type_tag kDeviceTag;
+extern const napi_type_tag kMappingTag;
+extern const napi_type_tag kSmiTag;
+
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& msg);
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg);
+
+void RequireArgs(const Napi::CallbackInfo& info, size_t n, const char* fn);
+uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name);
+int32_t ArgI32(const Napi::CallbackInfo& info, size_t i, const char* name);
+// A u64 passed as bigint (the contract's type for addresses, sizes and masks).
+uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name);
+// A non-negative integer Number no larger than max (default: 2^53 - 1).
+uint64_t ArgSize(const Napi::CallbackInfo& info, size_t i, const char* name,
+                 uint64_t max = 9007199254740991ull);
+bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name, bool dflt);
+// A path: a string without NUL bytes.
+std::string ArgPath(const Napi::CallbackInfo& info, size_t i, const char* name);
+
+// The data of a type-tagged External, or a TypeError naming what was expected.
+template <typename T>
+T* ArgHandle(const Napi::CallbackInfo& info, size_t i, const napi_type_tag& tag, const char* what) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsExternal()) ThrowType(env, std::string("expected a ") + what + " handle");
+  Napi::External<T> ext = info[i].As<Napi::External<T>>();
+  if (!ext.CheckTypeTag(&tag)) ThrowType(env, std::string("expected a ") + what + " handle");
+  return ext.Data();
+}
+
+}  // namespace kfdsvm
+
+#endif  // KFD_SVM_ARGS_H

@@ -1,0 +1,190 @@
+// kfd-svm: open/close of /dev/kfd and its quick ioctls (GET_VERSION, GET_PROCESS_APERTURES_NEW,
+// ACQUIRE_VM, SET_XNACK_MODE, AVAILABLE_MEMORY). The SVM ioctl is in svm.cc, SMI events in smi.cc.
+#include "device.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "args.h"
+#include "errors.h"
+#include "kfd_abi.h"
+
+namespace kfdsvm {
+
+KfdDevice::~KfdDevice() {
+  for (auto& [gpu, rfd] : render) ::close(rfd);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int KfdIoctl(int fd, unsigned long request, void* arg) {
+  int again = 0;
+  for (;;) {
+    if (::ioctl(fd, request, arg) == 0) return 0;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN && ++again < 1000) continue;
+    return err;
+  }
+}
+
+std::shared_ptr<KfdDevice> DeviceArg(const Napi::CallbackInfo& info, size_t i, const char* request) {
+  DeviceHandle* h = ArgHandle<DeviceHandle>(info, i, kDeviceTag, "KFD device");
+  if (!h->dev) ThrowClosed(info.Env(), "ioctl", request);
+  return h->dev;
+}
+
+static std::string OpenHint(int err) {
+  if (err == ENOENT || err == ENODEV || err == ENXIO) {
+    return "no KFD device here: the amdgpu driver is not loaded, or /dev/kfd was not passed into the "
+           "container (--device /dev/kfd --device /dev/dri)";
+  }
+  if (err == EACCES || err == EPERM) {
+    return "permission denied: add the user to the render (and video) groups; in a container add "
+           "--group-add $(stat -c %g /dev/dri/renderD128)";
+  }
+  return "";
+}
+
+// kfdOpen(path: string): DeviceHandle. O_RDWR | O_CLOEXEC as libhsakmt opens it.
+static Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgPath(info, 0, "path");
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    ThrowSys(env, SysError{err, "open", path, OpenHint(err)});
+  }
+  auto* h = new DeviceHandle{std::make_shared<KfdDevice>(fd)};
+  auto ext = Napi::External<DeviceHandle>::New(env, h, [](Napi::Env, DeviceHandle* p) { delete p; });
+  ext.TypeTag(&kDeviceTag);
+  return ext;
+}
+
+// kfdClose(h): idempotent. Workers still running keep the fd until they finish.
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  DeviceHandle* h = ArgHandle<DeviceHandle>(info, 0, kDeviceTag, "KFD device");
+  h->dev.reset();
+  return info.Env().Undefined();
+}
+
+static Napi::Value IsOpen(const Napi::CallbackInfo& info) {
+  DeviceHandle* h = ArgHandle<DeviceHandle>(info, 0, kDeviceTag, "KFD device");
+  return Napi::Boolean::New(info.Env(), static_cast<bool>(h->dev));
+}
+
+static void Check(Napi::Env env, int err, const char* request) {
+  if (err) ThrowSys(env, SysError{err, "ioctl", request, ""});
+}
+
+static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto dev = DeviceArg(info, 0, "AMDKFD_IOC_GET_VERSION");
+  kfdabi::kfd_ioctl_get_version_args args{};
+  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_GET_VERSION, &args), "AMDKFD_IOC_GET_VERSION");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("major", Napi::Number::New(env, args.major_version));
+  o.Set("minor", Napi::Number::New(env, args.minor_version));
+  return o;
+}
+
+// Two calls, as libhsakmt does: num_of_nodes = 0 asks for the count (kfd_ioctl_get_process_apertures_new),
+// then a buffer of that many entries is filled; the kernel reports how many it wrote.
+static Napi::Value GetProcessApertures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* req = "AMDKFD_IOC_GET_PROCESS_APERTURES_NEW";
+  auto dev = DeviceArg(info, 0, req);
+  kfdabi::kfd_ioctl_get_process_apertures_new_args args{};
+  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_GET_PROCESS_APERTURES_NEW, &args), req);
+  std::vector<kfdabi::kfd_process_device_apertures> pa(args.num_of_nodes);
+  uint32_t n = 0;
+  if (!pa.empty()) {
+    args.kfd_process_device_apertures_ptr = reinterpret_cast<uint64_t>(pa.data());
+    Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_GET_PROCESS_APERTURES_NEW, &args), req);
+    n = args.num_of_nodes < pa.size() ? args.num_of_nodes : static_cast<uint32_t>(pa.size());
+  }
+  Napi::Array out = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const auto& a = pa[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("gpuId", Napi::Number::New(env, a.gpu_id));
+    o.Set("ldsBase", Napi::BigInt::New(env, a.lds_base));
+    o.Set("ldsLimit", Napi::BigInt::New(env, a.lds_limit));
+    o.Set("scratchBase", Napi::BigInt::New(env, a.scratch_base));
+    o.Set("scratchLimit", Napi::BigInt::New(env, a.scratch_limit));
+    o.Set("gpuvmBase", Napi::BigInt::New(env, a.gpuvm_base));
+    o.Set("gpuvmLimit", Napi::BigInt::New(env, a.gpuvm_limit));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+// kfdAcquireVm(h, gpuId, renderPath): opens the render node once per gpu_id and issues ACQUIRE_VM with it.
+// A repeat passes the same DRM file, which the kernel answers with 0 (kfd_ioctl_acquire_vm).
+static Napi::Value AcquireVm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* req = "AMDKFD_IOC_ACQUIRE_VM";
+  auto dev = DeviceArg(info, 0, req);
+  uint32_t gpuId = ArgU32(info, 1, "gpuId");
+  std::string path = ArgPath(info, 2, "renderPath");
+  auto it = dev->render.find(gpuId);
+  bool opened = false;
+  int rfd;
+  if (it != dev->render.end()) {
+    rfd = it->second;
+  } else {
+    rfd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (rfd < 0) {
+      int err = errno;
+      ThrowSys(env, SysError{err, "open", path, OpenHint(err)});
+    }
+    opened = true;
+  }
+  kfdabi::kfd_ioctl_acquire_vm_args args{};
+  args.drm_fd = static_cast<uint32_t>(rfd);
+  args.gpu_id = gpuId;
+  int err = KfdIoctl(dev->fd(), kfdabi::IOC_ACQUIRE_VM, &args);
+  if (err) {
+    if (opened) ::close(rfd);
+    ThrowSys(env, SysError{err, "ioctl", req, ""});
+  }
+  if (opened) dev->render[gpuId] = rfd;
+  return env.Undefined();
+}
+
+// kfdSetXnackMode(h, mode): mode < 0 queries. Returns the kernel's answer (the mode now in force).
+static Napi::Value SetXnackMode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* req = "AMDKFD_IOC_SET_XNACK_MODE";
+  auto dev = DeviceArg(info, 0, req);
+  kfdabi::kfd_ioctl_set_xnack_mode_args args{};
+  args.xnack_enabled = ArgI32(info, 1, "mode");
+  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_SET_XNACK_MODE, &args), req);
+  return Napi::Number::New(env, args.xnack_enabled);
+}
+
+static Napi::Value AvailableMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* req = "AMDKFD_IOC_AVAILABLE_MEMORY";
+  auto dev = DeviceArg(info, 0, req);
+  kfdabi::kfd_ioctl_get_available_memory_args args{};
+  args.gpu_id = ArgU32(info, 1, "gpuId");
+  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_AVAILABLE_MEMORY, &args), req);
+  return Napi::BigInt::New(env, static_cast<uint64_t>(args.available));
+}
+
+void InitDevice(Napi::Env env, Napi::Object exports) {
+  exports.Set("kfdOpen", Napi::Function::New(env, Open, "kfdOpen"));
+  exports.Set("kfdClose", Napi::Function::New(env, Close, "kfdClose"));
+  exports.Set("kfdIsOpen", Napi::Function::New(env, IsOpen, "kfdIsOpen"));
+  exports.Set("kfdGetVersion", Napi::Function::New(env, GetVersion, "kfdGetVersion"));
+  exports.Set("kfdGetProcessApertures", Napi::Function::New(env, GetProcessApertures, "kfdGetProcessApertures"));
+  exports.Set("kfdAcquireVm", Napi::Function::New(env, AcquireVm, "kfdAcquireVm"));
+  exports.Set("kfdSetXnackMode", Napi::Function::New(env, SetXnackMode, "kfdSetXnackMode"));
+  exports.Set("kfdAvailableMemory", Napi::Function::New(env, AvailableMemory, "kfdAvailableMemory"));
+}
+
+}  // namespace kfdsvm

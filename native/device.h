@@ -1,0 +1,49 @@
+// kfd-svm: the /dev/kfd file descriptor and the render nodes whose GPU VMs it acquired.
+#ifndef KFD_SVM_DEVICE_H
+#define KFD_SVM_DEVICE_H
+
+#include <napi.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace kfdsvm {
+
+// One open /dev/kfd. Shared (shared_ptr) between its JS handle and any worker still running an ioctl on it,
+// so close() from JS never pulls the fd from under a running SVM call: the last owner closes it.
+class KfdDevice {
+ public:
+  explicit KfdDevice(int fd) : fd_(fd) {}
+  ~KfdDevice();
+  KfdDevice(const KfdDevice&) = delete;
+  KfdDevice& operator=(const KfdDevice&) = delete;
+
+  int fd() const { return fd_; }
+  // gpu_id -> render node fd, kept open for as long as the device: the kernel's process device keeps a
+  // reference to that DRM file (kfd_ioctl_acquire_vm), and a second ACQUIRE_VM must pass the same file to
+  // be a no-op rather than EBUSY. JS thread only.
+  std::map<uint32_t, int> render;
+
+ private:
+  int fd_;
+};
+
+// What a device handle (a type-tagged External) holds. dev is null once closed.
+struct DeviceHandle {
+  std::shared_ptr<KfdDevice> dev;
+};
+
+// The open device behind argument i, or a TypeError (not a device handle) / EBADF error (closed).
+std::shared_ptr<KfdDevice> DeviceArg(const Napi::CallbackInfo& info, size_t i, const char* request);
+
+// ioctl(2) that retries EINTR and EAGAIN as libhsakmt's hsakmt_ioctl does (EAGAIN a bounded number of
+// times). Returns 0 or the positive errno.
+int KfdIoctl(int fd, unsigned long request, void* arg);
+
+void InitDevice(Napi::Env env, Napi::Object exports);
+
+}  // namespace kfdsvm
+
+#endif  // KFD_SVM_DEVICE_H
