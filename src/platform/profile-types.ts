@@ -50,6 +50,13 @@ export interface GpuDescription {
   xnackSupported: boolean;
   /** Host link used for migration: sustained bytes per second and per-migration latency. */
   hostLink: { kind: 'xgmi' | 'pcie'; bandwidthBytesPerSecond: number; latencyNs: number };
+  /** Optional details for the topology generator (src/platform/profiles.ts); defaults are derived. */
+  /** The KFD CPU node (NUMA node of the PCIe root) the GPU hangs off; default 0. */
+  hostNode?: number;
+  /** PCI subsystem device id (vendor 0x1002 assumed); it feeds the kernel's gpu_id hash. */
+  subsystemDeviceId?: number;
+  /** PCIe generation of the host link (4 or 5), for the io_link bandwidth the kernel computes. */
+  pcieGen?: number;
 }
 
 export interface CpuDescription {
@@ -58,6 +65,15 @@ export interface CpuDescription {
   cores: number;
   /** System memory attached to this node, bytes. */
   memoryBytes: number;
+  /** Optional details for the topology generator; defaults are derived. */
+  /** Hardware threads per core (cpu_cores_count counts logical CPUs); default 2. */
+  threadsPerCore?: number;
+  /** The mem bank size_in_bytes (the node's zone managed pages); default estimated from memoryBytes. */
+  managedBytes?: number;
+  /** SMBIOS memory device total width and speed (MT/s), which KFD copies into the CPU mem bank. */
+  dmiMemory?: { width: number; speedMts: number };
+  /** cpufreq max in MHz (max_engine_clk_ccompute); 0 when there is no cpufreq driver (VMs). */
+  maxClockMhz?: number;
 }
 
 export interface MachineProfile {
@@ -69,4 +85,8 @@ export interface MachineProfile {
   gpus: GpuDescription[];
   /** The process's XNACK mode at open (HSA_XNACK unset): the kernel's default for these GPUs. */
   xnackDefault: boolean;
+  /** ACPI OEM ids the kernel copies into system_properties (platform_id / platform_oem / platform_rev). */
+  platform?: { oemId: string; oemTableId: string; oemRevision: number };
+  /** The physical memory map the iomem generator lays out: an x86-64 server's, or QEMU q35 + SeaBIOS. */
+  firmware?: 'server' | 'qemu-q35';
 }

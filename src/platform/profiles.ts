@@ -1,0 +1,264 @@
+/**
+ * The machine profiles: real classes of machine, described by the facts the kernel would report, from
+ * which src/platform/topology-gen.ts and iomem-gen.ts write the text a real kernel shows. The simulator
+ * builds its machines from these and reads them back through the same parsers as the kfd backend.
+ *
+ * Sources: kfd-in-qemu.md (the cpu-only guest, measured), kfd-svm-facts.md, and the 6.12 driver
+ * (kfd_device.c gfx_target_version per IP, amdgpu_drv.c PCI ids, kfd_topology.c / kfd_crat.c). Values
+ * that no source fixes (PCI bus numbers, physical placement of coherent VRAM, hive ids, clocks, OEM
+ * strings) are set to what such machines typically show and are marked "typical" below.
+ */
+import type { TreeReader } from '../backend/contract.js';
+import type { CpuDescription, GpuDescription, MachineProfile } from './profile-types.js';
+import { kfdGpuId } from './asic.js';
+import { topologyTree as genTopologyTree, type TopologyOptions } from './topology-gen.js';
+import { iomemText as genIomemText } from './iomem-gen.js';
+
+export const PROFILE_IDS = ['mi250x', 'mi210', 'mi300a', 'mi300x', 'cpu-only'] as const;
+export type ProfileId = (typeof PROFILE_IDS)[number];
+export const DEFAULT_PROFILE: ProfileId = 'mi250x';
+
+const GiB = 1024 ** 3;
+const AMD = 0x1002;
+
+interface GpuSpec {
+  marketingName: string;
+  gfxTargetVersion: number;
+  deviceId: number;
+  subsystemDeviceId: number;
+  bus: number;
+  domain?: number;
+  simdCount: number;
+  numXcc: number;
+  vramBytes: number;
+  memoryKind: GpuDescription['memoryKind'];
+  spmStart?: bigint;
+  hiveId: bigint;
+  hostNode: number;
+  hostLink: GpuDescription['hostLink'];
+  pcieGen: number;
+}
+
+/** Fills in the derived fields, the gpu_id above all, which the kernel hashes from PCI and memory facts. */
+function gpus(specs: GpuSpec[]): GpuDescription[] {
+  const taken = new Set<number>();
+  return specs.map((s, i) => {
+    const gpuId = kfdGpuId({
+      devfn: 0,
+      subsystemVendor: AMD,
+      subsystemDevice: s.subsystemDeviceId,
+      domain: s.domain ?? 0,
+      deviceId: s.deviceId,
+      bus: s.bus,
+      localMemSize: BigInt(s.vramBytes),
+      firstXcc: 0,
+      numXcc: s.numXcc,
+    }, taken);
+    taken.add(gpuId);
+    const g: GpuDescription = {
+      marketingName: s.marketingName,
+      gfxTargetVersion: s.gfxTargetVersion,
+      gpuId,
+      vendorId: AMD,
+      deviceId: s.deviceId,
+      pci: { domain: s.domain ?? 0, bus: s.bus, device: 0, function: 0 },
+      drmRenderMinor: 128 + i,
+      simdCount: s.simdCount,
+      numXcc: s.numXcc,
+      vramBytes: s.vramBytes,
+      memoryKind: s.memoryKind,
+      hiveId: s.hiveId,
+      // KFD_IS_SVM_API_SUPPORTED: a pgmap (coherent or private) or an APU; all these parts have one.
+      svmSupported: true,
+      // KFD_SUPPORT_XNACK_PER_PROCESS: GC 9.4.2 (gfx90a) and 9.4.3 (gfx942).
+      xnackSupported: true,
+      hostLink: s.hostLink,
+      hostNode: s.hostNode,
+      subsystemDeviceId: s.subsystemDeviceId,
+      pcieGen: s.pcieGen,
+    };
+    if (s.spmStart !== undefined) g.spmRange = { start: s.spmStart, size: BigInt(s.vramBytes) };
+    return g;
+  });
+}
+
+/** Frontier-like HPE Cray EX235a node: one EPYC 7A53, 4 × MI250X = 8 GCDs, CPU–GPU xGMI (coherent). */
+function mi250x(): MachineProfile {
+  // GCD PCI buses as on Frontier nodes (c1, c6, c9, ce, d1, d6, d9, de); all eight GCDs in one hive.
+  const buses = [0xc1, 0xc6, 0xc9, 0xce, 0xd1, 0xd6, 0xd9, 0xde];
+  const cpu: CpuDescription = {
+    name: 'AMD EPYC 7A53 64-Core Processor', cores: 64, memoryBytes: 512 * GiB, threadsPerCore: 2,
+    dmiMemory: { width: 72, speedMts: 3200 }, maxClockMhz: 3541,
+  };
+  return {
+    id: 'mi250x',
+    description: 'Frontier-like node: 1× AMD EPYC 7A53 (64 cores, 512 GiB DDR4), 4× AMD Instinct MI250X ' +
+      '= 8 GCDs gfx90a with 64 GiB HBM2e each, xGMI to the CPU: VRAM is Soft Reserved memory, DEVICE_COHERENT',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: [cpu],
+    gpus: gpus(buses.map((bus, i) => ({
+      marketingName: `AMD Instinct MI250X (GCD ${i})`,
+      gfxTargetVersion: 90010,
+      deviceId: 0x740c,
+      subsystemDeviceId: 0x0b0c,
+      bus,
+      simdCount: 440, // 110 CUs × 4 SIMDs
+      numXcc: 1,
+      vramBytes: 64 * GiB,
+      memoryKind: 'coherent',
+      // typical: the firmware places each GCD's HBM above system RAM, 64 GiB apart, from 1 TiB.
+      spmStart: 0x10000000000n + BigInt(i) * 0x1000000000n,
+      hiveId: 0x3d1c6e2fa0b94875n, // typical (the PSP's hive id)
+      hostNode: 0,
+      // Infinity Fabric CPU–GCD link: 36 GB/s per direction.
+      hostLink: { kind: 'xgmi', bandwidthBytesPerSecond: 36e9, latencyNs: 8_000 },
+      pcieGen: 4,
+    }))),
+    xnackDefault: false, // amdgpu_gmc_noretry_set: noretry defaults to 1 on GC 9.4.2
+    platform: { oemId: 'HPE   ', oemTableId: 'EX235a  ', oemRevision: 1 }, // typical
+    firmware: 'server',
+  };
+}
+
+/** PCIe workstation: one EPYC 7313P, 2 × MI210 (gfx90a, 64 GiB), device-private VRAM. */
+function mi210(): MachineProfile {
+  return {
+    id: 'mi210',
+    description: 'PCIe workstation: 1× AMD EPYC 7313P (16 cores, 256 GiB DDR4), 2× AMD Instinct MI210 ' +
+      'gfx90a with 64 GiB HBM2e, PCIe 4.0 x16: VRAM is DEVICE_PRIVATE (a CPU touch migrates it back)',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: [{ name: 'AMD EPYC 7313P 16-Core Processor', cores: 16, memoryBytes: 256 * GiB, threadsPerCore: 2,
+      dmiMemory: { width: 72, speedMts: 3200 }, maxClockMhz: 3729 }],
+    gpus: gpus([0x03, 0x43].map((bus, i) => ({
+      marketingName: `AMD Instinct MI210 (${i})`,
+      gfxTargetVersion: 90010,
+      deviceId: 0x740f,
+      subsystemDeviceId: 0x0c34,
+      bus,
+      simdCount: 416, // 104 CUs × 4
+      numXcc: 1,
+      vramBytes: 64 * GiB,
+      memoryKind: 'private',
+      hiveId: 0n, // no xGMI bridge: peers over PCIe
+      hostNode: 0,
+      hostLink: { kind: 'pcie', bandwidthBytesPerSecond: 25e9, latencyNs: 15_000 },
+      pcieGen: 4,
+    }))),
+    xnackDefault: false,
+    platform: { oemId: 'SUPERM', oemTableId: 'SMCI--MB', oemRevision: 0x1072009 }, // typical
+    firmware: 'server',
+  };
+}
+
+/** MI300A APU node (El Capitan class): 4 sockets, each 24 Zen 4 cores + a gfx942 GPU on 128 GiB HBM3. */
+function mi300a(): MachineProfile {
+  const buses = [0x02, 0x42, 0x82, 0xc2];
+  return {
+    id: 'mi300a',
+    description: 'APU node: 4× AMD Instinct MI300A (24 Zen 4 cores + gfx942 GPU with 228 CUs each), ' +
+      '4 × 128 GiB unified HBM3 as system RAM: one memory, no VRAM to migrate to',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: buses.map(() => ({ name: 'AMD Instinct MI300A Accelerator', cores: 24, memoryBytes: 128 * GiB,
+      threadsPerCore: 2, maxClockMhz: 3700 })),
+    gpus: gpus(buses.map((bus, i) => ({
+      marketingName: `AMD Instinct MI300A (${i})`,
+      gfxTargetVersion: 90402,
+      deviceId: 0x74a0,
+      subsystemDeviceId: 0x74a0,
+      bus,
+      simdCount: 912, // 228 CUs × 4
+      numXcc: 6,
+      // The GPU node's bank is the socket's memory partition (amdgpu_gmc_init_acpi_mem_ranges).
+      vramBytes: 128 * GiB,
+      memoryKind: 'apu',
+      hiveId: 0x71e0a3c95b2d4f18n, // typical
+      hostNode: i,
+      hostLink: { kind: 'xgmi', bandwidthBytesPerSecond: 400e9, latencyNs: 2_000 },
+      pcieGen: 5,
+    }))),
+    xnackDefault: false, // noretry defaults to 1 on GC 9.4.3
+    platform: { oemId: 'HPE   ', oemTableId: 'EX255a  ', oemRevision: 1 }, // typical
+    firmware: 'server',
+  };
+}
+
+/** 8-GPU MI300X box: 2 × EPYC 9654, 8 × MI300X (gfx942, 192 GiB) on PCIe 5.0, one xGMI hive. */
+function mi300x(): MachineProfile {
+  const buses = [0x05, 0x26, 0x46, 0x65, 0x85, 0xa6, 0xc6, 0xe5];
+  const cpu = (): CpuDescription => ({ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB,
+    threadsPerCore: 2, dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 });
+  return {
+    id: 'mi300x',
+    description: '8-GPU server: 2× AMD EPYC 9654 (96 cores, 768 GiB DDR5 each), 8× AMD Instinct MI300X ' +
+      'gfx942 with 192 GiB HBM3, PCIe 5.0 x16 to the host: VRAM is DEVICE_PRIVATE',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: [cpu(), cpu()],
+    gpus: gpus(buses.map((bus, i) => ({
+      marketingName: `AMD Instinct MI300X (${i})`,
+      gfxTargetVersion: 90402,
+      deviceId: 0x74a1,
+      subsystemDeviceId: 0x74a1,
+      bus,
+      simdCount: 1216, // 304 CUs × 4
+      numXcc: 8,
+      vramBytes: 192 * GiB,
+      memoryKind: 'private',
+      hiveId: 0x5c83e1d04a7f2b96n, // typical
+      hostNode: i < 4 ? 0 : 1,
+      hostLink: { kind: 'pcie', bandwidthBytesPerSecond: 50e9, latencyNs: 12_000 },
+      pcieGen: 5,
+    }))),
+    xnackDefault: false,
+    platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
+    firmware: 'server',
+  };
+}
+
+/**
+ * No GPU: the KFD virtual CRAT gives one CPU node with gpu_id 0. The values are the QEMU guest the
+ * reference measured on 6.12 (kfd-in-qemu.md: -smp 2 -m 2G, size_in_bytes 2067599360, BOCHS/BXPC ids).
+ */
+function cpuOnly(): MachineProfile {
+  return {
+    id: 'cpu-only',
+    description: 'No GPU: KFD with a virtual CRAT, one CPU node (gpu_id 0), as in a QEMU q35 guest with 2 CPUs ' +
+      'and 2 GiB (measured on Linux 6.12)',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: [{ name: '', cores: 2, threadsPerCore: 1, memoryBytes: 2 * GiB, managedBytes: 2067599360, maxClockMhz: 0 }],
+    gpus: [],
+    // kfd_process_xnack_mode() is vacuously true with no GPU (the custom SVM kernel answered 1).
+    xnackDefault: true,
+    platform: { oemId: 'BOCHS ', oemTableId: 'BXPC    ', oemRevision: 1 },
+    firmware: 'qemu-q35',
+  };
+}
+
+const BUILDERS: Record<ProfileId, () => MachineProfile> = {
+  mi250x,
+  mi210,
+  mi300a,
+  mi300x,
+  'cpu-only': cpuOnly,
+};
+
+export function isProfileId(id: string): id is ProfileId {
+  return (PROFILE_IDS as readonly string[]).includes(id);
+}
+
+/** A fresh copy of a profile (callers may change it). Unknown ids throw an Error naming the valid ones. */
+export function getProfile(id: string): MachineProfile {
+  if (!isProfileId(id)) {
+    throw new Error(`unknown machine profile "${id}"; valid profiles: ${PROFILE_IDS.join(', ')}`);
+  }
+  return BUILDERS[id]();
+}
+
+/** The profile's KFD topology tree (/sys/class/kfd/kfd/topology), as the kernel would write it. */
+export function topologyTree(p: MachineProfile, opts: TopologyOptions = {}): TreeReader {
+  return genTopologyTree(p, opts);
+}
+
+/** The profile's /proc/iomem; hideAddresses gives the all-zero view of a reader without CAP_SYS_ADMIN. */
+export function iomemText(p: MachineProfile, opts: { hideAddresses?: boolean } = {}): string {
+  return genIomemText(p, opts);
+}
