@@ -1,0 +1,118 @@
+/**
+ * The simulated process's address space: its VMAs (as runs, so adjacent anonymous mappings merge the way
+ * the kernel merges compatible VMAs) and the mappings `alloc()` handed out. Memory contents are a real
+ * ArrayBuffer created on first `buffer` access, so mapping 64 GiB costs what mapping 4 KiB does.
+ */
+import { Errno, PAGE_SHIFT, PAGE_SIZE } from '../abi.js';
+import type { AllocOptions, MappedMemory } from '../contract.js';
+import { KernelError } from '../errors.js';
+import { IntervalMap, RunMap } from './interval-map.js';
+
+/** 'anon': an anonymous private mapping; 'device': VM_IO | VM_PFNMAP (a device mmap, e.g. a doorbell page). */
+export type VmaKind = 'anon' | 'device';
+
+/** Where top-down mmap starts handing out addresses (below the stack, as on x86-64). */
+export const MMAP_TOP = 0x7f0000000000n;
+/** Above this the model keeps a mapping's contents unbacked (`buffer` throws RangeError). */
+export const DEFAULT_MAX_BACKED_BYTES = 4 * 1024 ** 3;
+const HUGE_PAGES = (2 * 1024 * 1024) / PAGE_SIZE;
+
+class SimMapping implements MappedMemory {
+  private backing: ArrayBuffer | undefined;
+  private isFreed = false;
+
+  constructor(
+    private readonly space: AddressSpace,
+    readonly address: bigint,
+    readonly size: number,
+    readonly kind: VmaKind,
+  ) {}
+
+  get startPage(): number {
+    return Number(this.address >> BigInt(PAGE_SHIFT));
+  }
+
+  get buffer(): ArrayBuffer {
+    if (this.isFreed) throw new Error(`memory at 0x${this.address.toString(16)} was freed`);
+    if (!this.backing) {
+      if (this.size > this.space.maxBackedBytes) {
+        throw new RangeError(
+          `the simulator does not back mappings above ${this.space.maxBackedBytes} bytes with memory ` +
+            `(this one is ${this.size}); it exists in the model only`,
+        );
+      }
+      this.backing = new ArrayBuffer(this.size);
+    }
+    return this.backing;
+  }
+
+  get freed(): boolean {
+    return this.isFreed;
+  }
+
+  /** True once `buffer` was read (the memory exists on the host). */
+  get backed(): boolean {
+    return this.backing !== undefined;
+  }
+
+  free(): void {
+    if (this.isFreed) return;
+    this.isFreed = true;
+    this.backing = undefined;
+    this.space.unmap(this);
+  }
+}
+
+export class AddressSpace {
+  /** The VMAs, as runs of equal kind. */
+  readonly vmas = new RunMap<VmaKind>();
+  private readonly mappings = new IntervalMap<SimMapping>();
+  /** Lowest page handed out so far; the next mapping goes right below it (top-down, like mmap). */
+  private low = Number(MMAP_TOP >> BigInt(PAGE_SHIFT));
+
+  constructor(
+    readonly maxBackedBytes: number,
+    /** Called before pages leave the address space (the MMU notifier's MMU_NOTIFY_UNMAP). */
+    private readonly onUnmap: (startPage: number, endPage: number) => void,
+  ) {}
+
+  map(size: number, options: AllocOptions | undefined, kind: VmaKind): MappedMemory {
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw new RangeError(`size must be a non-negative safe integer number of bytes, got ${String(size)}`);
+    }
+    // mmap(2): a zero length is EINVAL; any other length is rounded up to whole pages.
+    if (size === 0) throw new KernelError(Errno.EINVAL, 'mmap', undefined, 'zero length');
+    const pages = Math.ceil(size / PAGE_SIZE);
+    let start = this.low - pages;
+    if (options?.align2M) start -= start % HUGE_PAGES;
+    if (start <= 0) throw new KernelError(Errno.ENOMEM, 'mmap', undefined, 'address space exhausted');
+    this.low = start;
+    const m = new SimMapping(this, BigInt(start) << BigInt(PAGE_SHIFT), pages * PAGE_SIZE, kind);
+    this.mappings.insert(start, start + pages, m);
+    this.vmas.assign(start, start + pages, kind);
+    return m;
+  }
+
+  unmap(m: SimMapping): void {
+    const start = m.startPage;
+    const end = start + m.size / PAGE_SIZE;
+    this.onUnmap(start, end);
+    this.vmas.assign(start, end, undefined);
+    this.mappings.delete(start);
+  }
+
+  /** The mapping that holds page `p`. */
+  mappingAt(p: number): MappedMemory | undefined {
+    return this.mappings.at(p)?.value;
+  }
+
+  /** Every live mapping. */
+  all(): MappedMemory[] {
+    return this.mappings.all().map((i) => i.value);
+  }
+
+  /** Unmaps everything (process exit). */
+  freeAll(): void {
+    for (const m of this.mappings.all()) m.value.free();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The GPUs of the simulated process, as the kernel knows them: one kfd_process_device (pdd) per GPU of the
+ * machine, in topology order (kfd_create_process_device_data runs for every device at process creation,
+ * kfd_flat_memory.c: kfd_init_apertures), each with the rules the driver derives from the hardware.
+ */
+import type { DeviceMemoryKind, GpuDescription, MachineProfile } from '../../platform/profile-types.js';
+import { PAGE_SHIFT } from '../abi.js';
+
+/** At most this many GPUs fit the 32-bit access bitmaps the model keeps (the kernel's MAX_GPU_INSTANCE is 64). */
+export const SIM_MAX_GPUS = 31;
+
+export interface SimGpu {
+  /** gpuidx: the pdd index (kfd_process_gpuidx_from_gpuid). */
+  readonly idx: number;
+  readonly gpuId: number;
+  readonly desc: GpuDescription;
+  readonly kind: DeviceMemoryKind;
+  /** KFD_IS_SVM_API_SUPPORTED: a pgmap was registered (coherent/private) or the part is an APU. */
+  readonly svmSupported: boolean;
+  readonly isApu: boolean;
+  /** Pages of VRAM SVM may migrate into (0 on an APU: KFD_IS_APU parts have no pgmap). */
+  readonly vramPages: number;
+  /** AMDKFD_IOC_AVAILABLE_MEMORY's answer in bytes (amdgpu_amdkfd_get_available_memory). */
+  readonly availableBytes: bigint;
+}
+
+const MiB = 1n << 20n;
+/** amdgpu_amdkfd_gpuvm.c: VRAM_AVAILABLITY_ALIGN. */
+const VRAM_AVAILABILITY_ALIGN = 2n * MiB;
+/** amdgpu_vm.h: AMDGPU_VM_RESERVED_VRAM, the floor of ESTIMATE_PT_SIZE. */
+const AMDGPU_VM_RESERVED_VRAM = 8n * MiB;
+
+export function buildGpus(profile: MachineProfile): SimGpu[] {
+  if (profile.gpus.length > SIM_MAX_GPUS) {
+    throw new RangeError(`profile ${profile.id}: the simulator models at most ${SIM_MAX_GPUS} GPUs`);
+  }
+  // amdgpu_amdkfd.c: amdgpu_amdkfd_total_mem_size = system RAM + every dGPU's VRAM; the page-table
+  // reserve is ESTIMATE_PT_SIZE(total) = max(total >> 14, AMDGPU_VM_RESERVED_VRAM).
+  let total = 0n;
+  for (const c of profile.cpus) total += BigInt(c.memoryBytes);
+  for (const g of profile.gpus) if (g.memoryKind !== 'apu') total += BigInt(g.vramBytes);
+  const reservedForPt = total >> 14n > AMDGPU_VM_RESERVED_VRAM ? total >> 14n : AMDGPU_VM_RESERVED_VRAM;
+  const seen = new Set<number>();
+  return profile.gpus.map((desc, idx) => {
+    if (!Number.isInteger(desc.gpuId) || desc.gpuId <= 0 || desc.gpuId > 0xffffffff || desc.gpuId === 0xffffffff) {
+      throw new RangeError(`profile ${profile.id}: gpu_id ${desc.gpuId} is not a valid non-zero u32`);
+    }
+    if (seen.has(desc.gpuId)) throw new RangeError(`profile ${profile.id}: duplicate gpu_id 0x${desc.gpuId.toString(16)}`);
+    seen.add(desc.gpuId);
+    const isApu = desc.memoryKind === 'apu';
+    let available = BigInt(desc.vramBytes) - reservedForPt;
+    if (available < 0n) available = 0n;
+    // amdgpu_amdkfd_get_available_memory: dGPUs align down to 2 MiB, APUs to a page.
+    const align = isApu ? BigInt(1 << PAGE_SHIFT) : VRAM_AVAILABILITY_ALIGN;
+    available -= available % align;
+    return {
+      idx,
+      gpuId: desc.gpuId,
+      desc,
+      kind: desc.memoryKind,
+      svmSupported: desc.svmSupported,
+      isApu,
+      vramPages: isApu ? 0 : Number(available >> BigInt(PAGE_SHIFT)),
+      availableBytes: available,
+    };
+  });
+}
+
+/** kfd_svm.c: svm_nodes_in_same_hive (same device, or amdgpu_xgmi_same_hive: equal non-zero hive ids). */
+export function sameHive(a: SimGpu, b: SimGpu): boolean {
+  return a === b || (a.desc.hiveId !== 0n && a.desc.hiveId === b.desc.hiveId);
+}
+
+/**
+ * kfd_svm.c: svm_range_set_max_pages. New ranges are cut at multiples of this many pages:
+ * per GPU, (memory >> 17) clamped to [2^9, 2^18] and rounded down to a power of two; the minimum wins.
+ * With no GPU the kernel never sets it (0); no SET can succeed then anyway.
+ */
+export function maxSvmRangePages(gpus: readonly SimGpu[]): number {
+  let min = 0;
+  for (const g of gpus) {
+    let pages = Math.floor(g.desc.vramBytes / 2 ** 17);
+    pages = Math.min(Math.max(pages, 2 ** 9), 2 ** 18);
+    pages = 2 ** Math.floor(Math.log2(pages));
+    if (min === 0 || pages < min) min = pages;
+  }
+  return min;
+}

@@ -1,0 +1,360 @@
+/**
+ * The simulator backend: the Backend contract answered by a model of the amdgpu KFD driver
+ * (./process.ts) instead of /dev/kfd. Errors are the kernel's, errno for errno, thrown as KernelError with
+ * the ioctl's name; everything the kernel hides (where pages are, counters, the clock, a GPU touching
+ * memory) is reachable only through the sim-only members of SimIntrospection, which the kfd backend lacks.
+ */
+import { Errno, SVM_DEFAULT_GRANULARITY } from '../abi.js';
+import type {
+  AllocOptions,
+  Backend,
+  KfdVersion,
+  MachineText,
+  MappedMemory,
+  ProcessAperture,
+  SmiEventSource,
+  SvmAttribute,
+} from '../contract.js';
+import { KernelError } from '../errors.js';
+import type { MachineProfile } from '../../platform/profile-types.js';
+import { DEFAULT_PROFILE, getProfile, iomemText, topologyTree } from '../../platform/profiles.js';
+import { DEFAULT_MAX_BACKED_BYTES } from './address-space.js';
+import type { SimGpu } from './devices.js';
+import { KfdProcess, ModelError, type SimCounters, type SnapshotRun } from './process.js';
+
+export type { SimCounters, SnapshotRun, PageLocation } from './process.js';
+
+export interface SimBackendOptions {
+  /** A profile id ('mi250x' default, 'mi210', 'mi300a', 'mi300x', 'cpu-only') or a profile object. */
+  profile?: string | MachineProfile;
+  /** Run as root (CAP_SYS_ADMIN): /proc/iomem shows addresses, SMI clients may see other processes. */
+  root?: boolean;
+  /** The process id in event lines (default: this process's pid). */
+  pid?: number;
+  /** The task name in VM fault lines (default 'node'). */
+  taskName?: string;
+  /** The boot-time clock at start, in ns (default 1 s). */
+  clockStartNs?: number;
+  /** Mappings larger than this have no host memory behind `buffer` (default 4 GiB). */
+  maxBackedBytes?: number;
+  /** The module parameter amdgpu.svm_default_granularity (default 9; the kernel caps it at 0x1B). */
+  svmDefaultGranularity?: number;
+}
+
+/** One SVM range as the model holds it (sim only). Addresses in bytes. */
+export interface SimRangeInfo {
+  start: bigint;
+  size: bigint;
+  preferredLoc: number;
+  prefetchLoc: number;
+  granularity: number;
+  flags: number;
+  /** gpu_ids with ACCESS / ACCESS_IN_PLACE. */
+  access: number[];
+  accessInPlace: number[];
+  mappedToGpu: boolean;
+}
+
+/** The result of a simulated GPU access. */
+export interface GpuAccessResult {
+  /** True when the access ended in a VM fault (no mapping that could be recovered). */
+  vmFault: boolean;
+  /** GPU page faults taken (recovered or not). */
+  faults: number;
+}
+
+/** A user queue (sim only): while one exists, the XNACK mode cannot change (EBUSY). */
+export interface SimQueue {
+  readonly gpuId: number;
+  destroy(): void;
+}
+
+/**
+ * Sim-only hooks and introspection. None of this exists on a real machine: code that uses it is test or
+ * tooling code, never library code that must also run on the kfd backend.
+ */
+export interface SimIntrospection {
+  /** The machine profile the model runs. */
+  readonly profile: MachineProfile;
+  /** The model's boot-time clock in ns (event timestamps and migration costs use it). */
+  clock(): bigint;
+  /** Where the mapped pages of [start, start+size) are, one entry per run. */
+  snapshot(start: bigint, size: bigint): SnapshotRun[];
+  /** A copy of the counters. */
+  counters(): SimCounters;
+  /** The SVM ranges the model holds (the kernel's svm_range list), in address order. */
+  ranges(): SimRangeInfo[];
+  /** VRAM pages in use by SVM on a GPU, and the capacity, in bytes. */
+  vram(gpuId: number): { used: bigint; capacity: bigint };
+  /** The GPU reads or writes [start, start+size): faults and migrates as the driver does (XNACK rules). */
+  gpuAccess(gpuId: number, start: bigint, size: bigint, mode: 'read' | 'write'): Promise<GpuAccessResult>;
+  /** Creates a user queue on a GPU (AMDKFD_IOC_CREATE_QUEUE, reduced to what XNACK cares about). */
+  createQueue(gpuId: number): SimQueue;
+  /** Maps device memory (VM_IO | VM_PFNMAP, like a doorbell mmap): SVM refuses it with EFAULT. */
+  mapDevice(size: number): MappedMemory;
+  /** Another process takes a VM fault on this GPU: seen only by root clients with the ALL_PROCESS bit. */
+  foreignVmFault(gpuId: number, pid: number, taskName?: string): void;
+}
+
+/** The Backend contract, plus the sim-only members of SimIntrospection. */
+export interface SimBackend extends Backend, SimIntrospection {
+  readonly kind: 'sim';
+}
+
+const REQ = {
+  svm: 'AMDKFD_IOC_SVM',
+  xnack: 'AMDKFD_IOC_SET_XNACK_MODE',
+  acquire: 'AMDKFD_IOC_ACQUIRE_VM',
+  avail: 'AMDKFD_IOC_AVAILABLE_MEMORY',
+  smi: 'AMDKFD_IOC_SMI_EVENTS',
+  version: 'AMDKFD_IOC_GET_VERSION',
+  apertures: 'AMDKFD_IOC_GET_PROCESS_APERTURES_NEW',
+  queue: 'AMDKFD_IOC_CREATE_QUEUE',
+} as const;
+
+const U64_MAX = (1n << 64n) - 1n;
+
+function checkU64(name: string, v: bigint): void {
+  if (typeof v !== 'bigint') throw new TypeError(`${name} must be a bigint, got ${typeof v}`);
+  if (v < 0n || v > U64_MAX) throw new RangeError(`${name} ${v} does not fit a u64`);
+}
+
+function checkU32(name: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
+  if (v < 0 || v > 0xffffffff) throw new RangeError(`${name} ${v} does not fit a u32`);
+}
+
+function checkAttrs(attrs: readonly SvmAttribute[]): SvmAttribute[] {
+  if (!Array.isArray(attrs)) throw new TypeError('attrs must be an array of { type, value }');
+  return attrs.map((a, i) => {
+    if (typeof a !== 'object' || a === null) throw new TypeError(`attrs[${i}] must be { type, value }`);
+    checkU32(`attrs[${i}].type`, a.type);
+    checkU32(`attrs[${i}].value`, a.value);
+    return { type: a.type, value: a.value };
+  });
+}
+
+/** Runs a model call, turning its refusals into the KernelError the kernel's errno would give. */
+function kcall<T>(request: string, fn: () => T, syscall = 'ioctl'): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ModelError) throw new KernelError(e.errno, syscall, request, e.message);
+    throw e;
+  }
+}
+
+function resolveProfile(p: string | MachineProfile | undefined): MachineProfile {
+  if (p === undefined) return getProfile(DEFAULT_PROFILE);
+  if (typeof p === 'string') return getProfile(p);
+  return p;
+}
+
+const toPages = (start: bigint, size: bigint): [number, number] => {
+  const a = Number(start >> 12n);
+  const b = Number((start + size + 4095n) >> 12n);
+  return [a, b];
+};
+
+export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
+  const profile = resolveProfile(opts.profile);
+  const root = opts.root ?? false;
+  const proc = new KfdProcess(profile, {
+    pid: opts.pid ?? process.pid,
+    taskName: opts.taskName ?? 'node',
+    root,
+    clockStartNs: opts.clockStartNs ?? 1e9,
+    maxBackedBytes: opts.maxBackedBytes ?? DEFAULT_MAX_BACKED_BYTES,
+    defaultGranularity: opts.svmDefaultGranularity ?? SVM_DEFAULT_GRANULARITY,
+  });
+  let closed = false;
+  let topology: MachineText['topology'] | null = null;
+
+  const open = (request: string): void => {
+    if (closed) throw new KernelError(Errno.EBADF, 'ioctl', request, '/dev/kfd is closed');
+  };
+  const gpuOrEinval = (request: string, gpuId: number): SimGpu => {
+    const g = proc.gpu(gpuId);
+    if (!g) throw new KernelError(Errno.EINVAL, 'ioctl', request, `no GPU 0x${gpuId.toString(16)} in this process`);
+    return g;
+  };
+
+  const svmCall = (op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] => {
+    checkU32('op', op);
+    checkU64('start', start);
+    checkU64('size', size);
+    const a = checkAttrs(attrs);
+    open(REQ.svm);
+    return kcall(REQ.svm, () => proc.svm(op, start, size, a));
+  };
+
+  const machine: MachineText = {
+    get topology() {
+      // A machine with no GPU still has KFD (a virtual CRAT with one CPU node), so the tree is always there.
+      if (topology === null) topology = topologyTree(profile);
+      return topology;
+    },
+    iomem: () => iomemText(profile, { hideAddresses: !root }),
+  };
+
+  // Sim only: everything below this line up to `backend` is introspection and hooks, not the contract.
+  const sim: SimIntrospection = {
+    profile,
+    clock: () => proc.clock,
+    snapshot(start, size) {
+      checkU64('start', start);
+      checkU64('size', size);
+      const [a, b] = toPages(start, size);
+      return proc.snapshot(a, b);
+    },
+    counters: () => structuredClone(proc.counters),
+    ranges: () =>
+      proc.ranges.all().map((r) => ({
+        start: BigInt(r.start) << 12n,
+        size: BigInt(r.last - r.start + 1) << 12n,
+        preferredLoc: r.preferredLoc,
+        prefetchLoc: r.prefetchLoc,
+        granularity: r.granularity,
+        flags: r.flags,
+        access: proc.gpus.filter((g) => r.access & (1 << g.idx)).map((g) => g.gpuId),
+        accessInPlace: proc.gpus.filter((g) => r.aip & (1 << g.idx)).map((g) => g.gpuId),
+        mappedToGpu: r.mappedToGpu,
+      })),
+    vram(gpuId) {
+      const g = gpuOrEinval('vram', gpuId);
+      return { used: BigInt(proc.vramUsedPages(g)) << 12n, capacity: BigInt(g.vramPages) << 12n };
+    },
+    async gpuAccess(gpuId, start, size, mode) {
+      checkU64('start', start);
+      checkU64('size', size);
+      open('gpuAccess');
+      const g = proc.gpu(gpuId);
+      if (!g) throw new KernelError(Errno.EINVAL, 'gpuAccess', undefined, `no GPU 0x${gpuId.toString(16)}`);
+      if (!proc.hasVm(g)) throw new KernelError(Errno.EINVAL, 'gpuAccess', undefined, 'no GPU VM acquired for this GPU');
+      if (size === 0n) return { vmFault: false, faults: 0 };
+      const [a, b] = toPages(start, size);
+      return proc.gpuAccess(g, a, b, mode === 'write');
+    },
+    createQueue(gpuId) {
+      open(REQ.queue);
+      const id = kcall(REQ.queue, () => proc.createQueue(gpuId));
+      let gone = false;
+      return {
+        gpuId,
+        destroy() {
+          if (gone) return;
+          gone = true;
+          proc.destroyQueue(id);
+        },
+      };
+    },
+    mapDevice(size) {
+      return proc.space.map(size, undefined, 'device');
+    },
+    foreignVmFault(gpuId, pid, taskName = 'other') {
+      proc.foreignVmFault(gpuOrEinval('foreignVmFault', gpuId), pid, taskName);
+    },
+  };
+
+  const backend: SimBackend = {
+    ...sim,
+    kind: 'sim',
+    machine,
+
+    version(): KfdVersion {
+      open(REQ.version);
+      return { major: profile.kfdVersion.major, minor: profile.kfdVersion.minor };
+    },
+
+    processApertures(): ProcessAperture[] {
+      open(REQ.apertures);
+      // kfd_flat_memory.c: kfd_init_apertures_v9 (every profile GPU is GFX9).
+      const lds = 1n << 48n;
+      const scratch = 2n << 48n;
+      const limit = (base: bigint): bigint => (base & 0xffffffff00000000n) | 0xffffffffn;
+      return proc.gpus.map((g) => ({
+        gpuId: g.gpuId,
+        ldsBase: lds,
+        ldsLimit: limit(lds),
+        scratchBase: scratch,
+        scratchLimit: limit(scratch),
+        gpuvmBase: 1n << 16n, // AMDGPU_VA_RESERVED_BOTTOM
+        gpuvmLimit: (1n << 47n) - 1n, // gpuvm_size - 1 (48-bit VA up to the GMC hole)
+      }));
+    },
+
+    acquireVm(gpuId, drmRenderMinor) {
+      checkU32('gpuId', gpuId);
+      open(REQ.acquire);
+      const node = proc.gpus.find((g) => g.desc.drmRenderMinor === drmRenderMinor);
+      if (!node) throw new KernelError(Errno.ENOENT, 'open', `/dev/dri/renderD${drmRenderMinor}`);
+      const g = gpuOrEinval(REQ.acquire, gpuId);
+      // The render node of another GPU holds another device's VM.
+      if (node !== g) throw new KernelError(Errno.EINVAL, 'ioctl', REQ.acquire, 'render node of another GPU');
+      kcall(REQ.acquire, () => proc.acquireVm(gpuId));
+    },
+
+    getXnack() {
+      open(REQ.xnack);
+      return proc.xnack;
+    },
+
+    setXnack(enabled) {
+      if (typeof enabled !== 'boolean') throw new TypeError('enabled must be a boolean');
+      open(REQ.xnack);
+      kcall(REQ.xnack, () => proc.setXnack(enabled));
+    },
+
+    async svmSetAttr(start, size, attrs) {
+      svmCall(0, start, size, attrs);
+    },
+
+    svmGetAttr(start, size, attrs) {
+      return svmCall(1, start, size, attrs);
+    },
+
+    async svmRaw(op, start, size, attrs) {
+      return svmCall(op, start, size, attrs);
+    },
+
+    availableMemory(gpuId) {
+      checkU32('gpuId', gpuId);
+      open(REQ.avail);
+      // amdgpu_amdkfd_get_available_memory: VRAM minus KFD allocations and the page-table reserve.
+      // SVM migrations do not count (their BOs are not KFD allocations); see sim.vram() for those.
+      return gpuOrEinval(REQ.avail, gpuId).availableBytes;
+    },
+
+    alloc(size, options?: AllocOptions) {
+      open('mmap');
+      return proc.space.map(size, options, 'anon');
+    },
+
+    openSmiEvents(gpuId, mask): SmiEventSource {
+      checkU32('gpuId', gpuId);
+      checkU64('mask', mask);
+      open(REQ.smi);
+      gpuOrEinval(REQ.smi, gpuId);
+      return proc.smi.open(gpuId, proc.opts.pid, root, mask);
+    },
+
+    async cpuAccess(start, size, mode) {
+      checkU64('start', start);
+      checkU64('size', size);
+      if (mode !== 'read' && mode !== 'write') throw new TypeError(`mode must be 'read' or 'write'`);
+      open('cpuAccess');
+      if (size === 0n) return;
+      const [a, b] = toPages(start, size);
+      if (!proc.cpuAccess(a, b)) {
+        throw new KernelError(Errno.EFAULT, 'access', undefined, `SIGSEGV: 0x${start.toString(16)} is not mapped`);
+      }
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      proc.smi.closeAll();
+    },
+  };
+  return backend;
+}

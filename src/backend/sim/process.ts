@@ -1,0 +1,807 @@
+/**
+ * One KFD process of the model: its SVM ranges, where their pages live, what each GPU has mapped, the XNACK
+ * mode, and the ioctls' semantics (kfd_chardev.c, kfd_svm.c, kfd_migrate.c). Each kernel function the
+ * model follows is named where it is ported; the ports keep the kernel's order of checks and of events.
+ *
+ * Every call runs to completion before it returns, which is what svms->lock and process_info->lock give
+ * the kernel: two SVM calls of one process never interleave.
+ */
+import {
+  Errno,
+  MigrateTrigger,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  QueueEvictionTrigger,
+  SmiEvent,
+  SvmAttrType,
+  SvmFlag,
+  SvmLocation,
+  UnmapTrigger,
+} from '../abi.js';
+import type { SvmAttribute } from '../contract.js';
+import type { MachineProfile } from '../../platform/profile-types.js';
+import { AddressSpace } from './address-space.js';
+import { buildGpus, maxSvmRangePages, sameHive, type SimGpu } from './devices.js';
+import { RunMap } from './interval-map.js';
+import { aggregate, applyAttrs, isKnownAttrType, npages, planAdd, RangeList, type SvmBo, type SvmRange } from './ranges.js';
+import { SmiHub, smiFormat } from './smi.js';
+
+/** A kernel refusal inside the model: a positive errno and an optional detail. */
+export class ModelError extends Error {
+  constructor(readonly errno: number, detail: string) {
+    super(detail);
+  }
+}
+
+export interface SimCounters {
+  /** Completed page migrations (one per migrate_vma call that moved pages, i.e. per MIGRATE_END). */
+  migrations: number;
+  faults: {
+    /** CPU faults on device-private pages (svm_migrate_to_ram). */
+    cpu: number;
+    /** Recoverable GPU faults handled (svm_range_restore_pages with XNACK on). */
+    gpu: number;
+    /** GPU accesses that ended in a VM fault (no mapping and no recovery). */
+    vm: number;
+  };
+  bytesMoved: { toDevice: number; toSystem: number };
+  /** svm_range_bo evictions by TTM when VRAM was full. */
+  evictions: number;
+  /** Times the process's queues were stopped (QUEUE_EVICTION rounds). */
+  queueEvictions: number;
+}
+
+export type PageLocation = 'system' | 'device-private' | 'device-coherent';
+
+export interface SnapshotRun {
+  start: bigint;
+  size: bigint;
+  location: PageLocation;
+  gpuId?: number;
+}
+
+export interface ProcessOptions {
+  pid: number;
+  taskName: string;
+  root: boolean;
+  clockStartNs: number;
+  maxBackedBytes: number;
+  defaultGranularity: number;
+}
+
+const U = SvmLocation.UNDEFINED;
+const ALL_GPUS = -1;
+const pow2 = (n: number): number => 2 ** n;
+
+/** kfd_migrate.c: svm_migrate_to_ram / svm_range_restore_pages: the granule around `page`, clipped to the range. */
+function granule(page: number, r: SvmRange): { s: number; l: number } {
+  const g = r.granularity;
+  if (g >= 52) return { s: r.start, l: r.last }; // 1 << g covers every user page
+  const size = pow2(g);
+  const down = page - (page % size);
+  return { s: Math.max(down, r.start), l: Math.min(down + size - 1, r.last) };
+}
+
+function* bits(mask: number): Generator<number> {
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) yield i;
+}
+
+export class KfdProcess {
+  readonly gpus: SimGpu[];
+  private readonly byId = new Map<number, SimGpu>();
+  /** svms->bitmap_supported. */
+  readonly supported: number;
+  xnack: boolean;
+  private readonly vms = new Set<number>();
+  private readonly queues = new Map<number, number>();
+  private nextQueue = 1;
+  readonly ranges: RangeList;
+  /** VRAM residency: runs of pages that live on a GPU (value: gpuidx); every other mapped page is in RAM. */
+  readonly residency = new RunMap<number>();
+  private readonly vramUsed: number[];
+  /** Per GPU: the pages its page table maps (valid PTEs). */
+  readonly gpuMaps: RunMap<boolean>[];
+  /** Per GPU: the TTM LRU of the SVM BOs in its VRAM (oldest first). */
+  private readonly lru: Map<SvmBo, true>[];
+  readonly space: AddressSpace;
+  readonly smi = new SmiHub();
+  private clockNs: number;
+  readonly counters: SimCounters = {
+    migrations: 0,
+    faults: { cpu: 0, gpu: 0, vm: 0 },
+    bytesMoved: { toDevice: 0, toSystem: 0 },
+    evictions: 0,
+    queueEvictions: 0,
+  };
+  /** Ranges invalidated while the queues were stopped (prange->invalid), restored by restoreWork. */
+  private readonly invalid = new Set<SvmRange>();
+  private quiesced = false;
+
+  constructor(readonly profile: MachineProfile, readonly opts: ProcessOptions) {
+    this.gpus = buildGpus(profile);
+    let supported = 0;
+    for (const g of this.gpus) {
+      this.byId.set(g.gpuId, g);
+      if (g.svmSupported) supported |= 1 << g.idx;
+    }
+    this.supported = supported;
+    this.xnack = profile.xnackDefault;
+    // svm_range_list_init: default_granularity = min(amdgpu_svm_default_granularity, 0x1B).
+    this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus));
+    this.vramUsed = this.gpus.map(() => 0);
+    this.gpuMaps = this.gpus.map(() => new RunMap<boolean>());
+    this.lru = this.gpus.map(() => new Map());
+    this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));
+    this.clockNs = opts.clockStartNs;
+  }
+
+  // ---------------------------------------------------------------- lookups, clock, events
+
+  gpu(gpuId: number): SimGpu | undefined {
+    return this.byId.get(gpuId);
+  }
+
+  /** kfd_process_gpuidx_from_gpuid: -1 when the process has no such device. */
+  gpuIdx(gpuId: number): number {
+    return this.byId.get(gpuId)?.idx ?? -1;
+  }
+
+  private readonly idxOf = (gpuId: number): number => this.gpuIdx(gpuId);
+
+  get clock(): bigint {
+    return BigInt(Math.round(this.clockNs));
+  }
+
+  /** Sim time a migration of `pages` over the GPU's host link costs. */
+  private spend(g: SimGpu, pages: number): void {
+    const link = g.desc.hostLink;
+    this.clockNs += link.latencyNs + ((pages * PAGE_SIZE) / link.bandwidthBytesPerSecond) * 1e9;
+  }
+
+  private emit(g: SimGpu, event: number, body: (ns: bigint) => string): void {
+    if (this.smi.listening(g.gpuId)) this.smi.emit(g.gpuId, this.opts.pid, event, body(this.clock));
+  }
+
+  vramUsedPages(g: SimGpu): number {
+    return this.vramUsed[g.idx] ?? 0;
+  }
+
+  // ---------------------------------------------------------------- process state ioctls
+
+  /** kfd_ioctl_acquire_vm. */
+  acquireVm(gpuId: number): void {
+    const g = this.gpu(gpuId);
+    if (!g) throw new ModelError(Errno.EINVAL, `no GPU 0x${gpuId.toString(16)} in this process`);
+    this.vms.add(g.idx);
+  }
+
+  hasVm(g: SimGpu): boolean {
+    return this.vms.has(g.idx);
+  }
+
+  /** kfd_ioctl_set_xnack_mode. */
+  setXnack(enabled: boolean): void {
+    if (this.queues.size > 0) throw new ModelError(Errno.EBUSY, 'the process has user queues');
+    if (this.xnack === enabled) return;
+    // kfd_process_xnack_mode(p, true): every GPU must be able to run with retry faults.
+    if (enabled && this.gpus.some((g) => !g.desc.xnackSupported)) {
+      throw new ModelError(Errno.EPERM, 'a GPU of this process cannot run with XNACK on');
+    }
+    this.xnack = enabled;
+  }
+
+  createQueue(gpuId: number): number {
+    const g = this.gpu(gpuId);
+    if (!g) throw new ModelError(Errno.EINVAL, `no GPU 0x${gpuId.toString(16)}`);
+    if (!this.hasVm(g)) throw new ModelError(Errno.EINVAL, 'no GPU VM acquired for this GPU');
+    const id = this.nextQueue++;
+    this.queues.set(id, g.idx);
+    return id;
+  }
+
+  destroyQueue(id: number): void {
+    if (!this.queues.delete(id)) throw new ModelError(Errno.EINVAL, `no queue ${id}`);
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  /** kfd_svm.c: svm_range_check_attr. */
+  private checkAttr(attrs: readonly SvmAttribute[]): void {
+    for (const a of attrs) {
+      let idx = Number.MAX_SAFE_INTEGER; // MAX_GPU_INSTANCE: no GPU named
+      switch (a.type) {
+        case SvmAttrType.PREFERRED_LOC:
+          if (a.value !== SvmLocation.SYSMEM && a.value !== U) idx = this.gpuIdx(a.value);
+          break;
+        case SvmAttrType.PREFETCH_LOC:
+          if (a.value !== SvmLocation.SYSMEM) idx = this.gpuIdx(a.value);
+          break;
+        case SvmAttrType.ACCESS:
+        case SvmAttrType.ACCESS_IN_PLACE:
+        case SvmAttrType.NO_ACCESS:
+          idx = this.gpuIdx(a.value);
+          break;
+        case SvmAttrType.SET_FLAGS:
+        case SvmAttrType.CLR_FLAGS:
+        case SvmAttrType.GRANULARITY:
+          break;
+        default:
+          throw new ModelError(Errno.EINVAL, `unknown attr type 0x${a.type.toString(16)}`);
+      }
+      if (idx < 0) throw new ModelError(Errno.EINVAL, `no GPU 0x${a.value.toString(16)} found`);
+      if (idx !== Number.MAX_SAFE_INTEGER && !(this.supported & (1 << idx))) {
+        throw new ModelError(Errno.EINVAL, `GPU 0x${a.value.toString(16)} not supported`);
+      }
+    }
+  }
+
+  /**
+   * kfd_svm.c: svm_range_is_valid. `start` and `size` are in pages. Every page must be in a VMA without
+   * VM_IO | VM_PFNMAP | VM_MIXEDMAP. (svm_range_check_vm, which refuses spans holding KFD-allocated BOs with
+   * EADDRINUSE, has nothing to find: the model has no ALLOC_MEMORY_OF_GPU.)
+   */
+  private isValid(start: bigint, size: bigint): void {
+    if (size === 0n) throw new ModelError(Errno.EINVAL, 'size 0');
+    const startB = start << BigInt(PAGE_SHIFT);
+    if (startB + (size << BigInt(PAGE_SHIFT)) > (1n << 64n) - 1n) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
+    const a = Number(start);
+    const b = Number(start + size);
+    if (this.space.vmas.firstGap(a, b)) throw new ModelError(Errno.EFAULT, 'span not fully mapped');
+    if (this.space.vmas.find(a, b, (k) => k !== 'anon')) throw new ModelError(Errno.EFAULT, 'span includes a device mapping');
+  }
+
+  // ---------------------------------------------------------------- SVM ioctl
+
+  /** kfd_chardev.c: kfd_ioctl_svm, then kfd_svm.c: svm_ioctl. Addresses in bytes. */
+  svm(op: number, start: bigint, size: bigint, attrs: SvmAttribute[]): SvmAttribute[] {
+    const mask = BigInt(PAGE_SIZE - 1);
+    if ((start & mask) !== 0n || (size & mask) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
+    const s = start >> BigInt(PAGE_SHIFT);
+    const n = size >> BigInt(PAGE_SHIFT);
+    switch (op) {
+      case 0:
+        this.setAttr(s, n, attrs);
+        return attrs;
+      case 1:
+        return this.getAttr(s, n, attrs);
+      default:
+        throw new ModelError(Errno.EINVAL, `unknown op ${op}`);
+    }
+  }
+
+  /** kfd_svm.c: svm_range_set_attr. */
+  private setAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): void {
+    this.checkAttr(attrs);
+    // `if (!process_info) return -EINVAL;`: kgd_process_info exists once a GPU VM was acquired.
+    if (this.vms.size === 0) throw new ModelError(Errno.EINVAL, 'no GPU VM acquired (kgd_process_info is NULL)');
+    this.isValid(start, size);
+
+    const accessAll = this.xnack ? this.supported : 0;
+    const plan = planAdd(this.ranges, Number(start), Number(size), attrs, accessAll, this.idxOf);
+    // Apply the transaction: originals out, clones and new ranges in.
+    for (const r of plan.remove) {
+      this.ranges.remove(r);
+      if (this.invalid.delete(r)) for (const c of plan.insert) if (c.start >= r.start && c.last <= r.last) this.invalid.add(c);
+    }
+    for (const r of plan.insert) this.ranges.insert(r);
+    for (const r of plan.remove) this.dropBoIfIdle(r.bo);
+    let updateMapping = false;
+    for (const r of plan.update) if (applyAttrs(r, attrs, this.xnack, this.idxOf)) updateMapping = true;
+    if (!this.xnack && plan.remap.length > 0) updateMapping = true;
+
+    for (const r of plan.update) {
+      const migrated = this.triggerMigration(r);
+      if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
+        continue; // "restore_work will update mappings of GPUs"
+      }
+      if (!migrated && !updateMapping) continue;
+      this.validateAndMap(r, r.start, r.last, ALL_GPUS);
+    }
+    for (const r of plan.remap) if (this.ranges.at(r.start) === r) this.validateAndMap(r, r.start, r.last, ALL_GPUS);
+    this.restoreWork();
+  }
+
+  /** kfd_svm.c: svm_range_get_attr. */
+  private getAttr(start: bigint, size: bigint, attrs: SvmAttribute[]): SvmAttribute[] {
+    this.isValid(start, size);
+    const wanted = { preferred: false, prefetch: false, access: false, flags: false, granularity: false };
+    for (const a of attrs) {
+      switch (a.type) {
+        case SvmAttrType.PREFERRED_LOC:
+          wanted.preferred = true;
+          break;
+        case SvmAttrType.PREFETCH_LOC:
+          wanted.prefetch = true;
+          break;
+        case SvmAttrType.ACCESS:
+          wanted.access = true;
+          break;
+        case SvmAttrType.SET_FLAGS:
+        case SvmAttrType.CLR_FLAGS:
+          wanted.flags = true;
+          break;
+        case SvmAttrType.GRANULARITY:
+          wanted.granularity = true;
+          break;
+        default:
+          // ACCESS_IN_PLACE and NO_ACCESS are answers, not questions.
+          throw new ModelError(Errno.EINVAL, `get invalid attr type 0x${a.type.toString(16)}`);
+      }
+    }
+    const s = Number(start);
+    const ans = aggregate(
+      this.ranges.overlapping(s, s + Number(size) - 1),
+      wanted,
+      this.supported,
+      this.xnack,
+      this.ranges.defaultGranularity,
+    );
+    return attrs.map((a) => {
+      switch (a.type) {
+        case SvmAttrType.PREFERRED_LOC:
+          return { type: a.type, value: ans.location };
+        case SvmAttrType.PREFETCH_LOC:
+          return { type: a.type, value: ans.prefetchLoc };
+        case SvmAttrType.ACCESS: {
+          const idx = this.gpuIdx(a.value);
+          if (idx < 0) throw new ModelError(Errno.EINVAL, `invalid gpuid 0x${a.value.toString(16)}`);
+          const bit = 1 << idx;
+          const type = ans.access & bit ? SvmAttrType.ACCESS : ans.aip & bit ? SvmAttrType.ACCESS_IN_PLACE : SvmAttrType.NO_ACCESS;
+          return { type, value: a.value };
+        }
+        case SvmAttrType.SET_FLAGS:
+          return { type: a.type, value: ans.flagsAnd };
+        case SvmAttrType.CLR_FLAGS:
+          return { type: a.type, value: ~ans.flagsOr >>> 0 };
+        default:
+          return { type: a.type, value: ans.granularity };
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- residency helpers
+
+  /** prange->actual_loc: the GPU holding this range's VRAM pages, or 0. */
+  actualLoc(r: SvmRange): number {
+    const run = this.residency.find(r.start, r.last + 1, () => true);
+    return run ? (this.gpus[run.value]?.gpuId ?? 0) : 0;
+  }
+
+  private setResidency(a: number, b: number, idx: number | undefined): number {
+    let moved = 0;
+    for (const run of this.residency.runs(a, b)) {
+      this.vramUsed[run.value] = (this.vramUsed[run.value] ?? 0) - (run.end - run.start);
+    }
+    if (idx !== undefined) this.vramUsed[idx] = (this.vramUsed[idx] ?? 0) + (b - a);
+    this.residency.assign(a, b, idx);
+    moved = b - a;
+    return moved;
+  }
+
+  private attachBo(r: SvmRange, g: SimGpu): void {
+    if (r.bo && r.bo.gpu === g) {
+      // TTM moves a validated BO to the LRU tail.
+      const lru = this.lru[g.idx]!;
+      lru.delete(r.bo);
+      lru.set(r.bo, true);
+      return;
+    }
+    if (r.bo) this.detachBo(r);
+    const bo: SvmBo = { gpu: g, ranges: new Set([r]) };
+    r.bo = bo;
+    this.lru[g.idx]!.set(bo, true);
+  }
+
+  /** svm_range_vram_node_free: the range lets go of its BO. */
+  private detachBo(r: SvmRange): void {
+    const bo = r.bo;
+    if (!bo) return;
+    bo.ranges.delete(r);
+    r.bo = undefined;
+    this.dropBoIfIdle(bo);
+  }
+
+  private dropBoIfIdle(bo: SvmBo | undefined): void {
+    if (bo && bo.ranges.size === 0) this.lru[bo.gpu.idx]!.delete(bo);
+  }
+
+  /** The VMA pieces of [s, l] (svm_migrate_*: one migrate_vma per VMA); stops at the first hole. */
+  private vmaChunks(s: number, l: number): { chunks: Array<{ s: number; l: number }>; hole: boolean } {
+    const chunks: Array<{ s: number; l: number }> = [];
+    let p = s;
+    while (p <= l) {
+      const v = this.space.vmas.runAt(p);
+      if (!v) return { chunks, hole: true };
+      const e = Math.min(v.end - 1, l);
+      chunks.push({ s: p, l: e });
+      p = e + 1;
+    }
+    return { chunks, hole: false };
+  }
+
+  // ---------------------------------------------------------------- migration (kfd_migrate.c)
+
+  /** kfd_svm.c: svm_range_best_prefetch_location. */
+  private bestPrefetchLocation(r: SvmRange): number {
+    const best = r.prefetchLoc;
+    if (best === 0 || best === U) return best;
+    const node = this.gpu(best);
+    if (!node) return 0;
+    // An APU has no VRAM to prefetch to: the pages stay in system memory.
+    if (node.isApu) return 0;
+    const mask = this.xnack ? r.aip : r.access | r.aip;
+    for (const idx of bits(mask)) {
+      const other = this.gpus[idx];
+      if (!other || other === node) continue;
+      if (!sameHive(other, node)) return 0;
+    }
+    return best;
+  }
+
+  /** kfd_svm.c: svm_range_trigger_migration. A failed migration to VRAM is not reported (returns 0). */
+  private triggerMigration(r: SvmRange): boolean {
+    const best = this.bestPrefetchLocation(r);
+    if (best === U || (best === 0 && this.actualLoc(r) === 0)) return false;
+    if (best === 0) return this.vramToRam(r, r.start, r.last, MigrateTrigger.PREFETCH) === 0;
+    return this.toVram(r, best, r.start, r.last, MigrateTrigger.PREFETCH) === 0;
+  }
+
+  /** kfd_migrate.c: svm_migrate_to_vram (and svm_migrate_vram_to_vram through system memory). */
+  private toVram(r: SvmRange, best: number, s: number, l: number, trigger: number): number {
+    const actual = this.actualLoc(r);
+    if (actual === 0 || actual === best) return this.ramToVram(r, best, s, l, trigger);
+    const e = this.vramToRam(r, r.start, r.last, trigger);
+    if (e) return e;
+    if (this.actualLoc(r) !== 0) return Errno.EBUSY; // -EDEADLK in the kernel; not reachable in the model
+    return this.ramToVram(r, best, s, l, trigger);
+  }
+
+  /** kfd_migrate.c: svm_migrate_ram_to_vram + svm_migrate_vma_to_vram. Returns 0 or an errno. */
+  private ramToVram(r: SvmRange, best: number, s: number, l: number, trigger: number): number {
+    const g = this.gpu(best);
+    if (!g) return Errno.ENODEV;
+    // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
+    if (npages(r) > g.vramPages) return Errno.ENOSPC;
+    // svm_range_vram_node_new: the BO allocation makes TTM evict least recently used BOs.
+    const need = l - s + 1 - this.residency.count(s, l + 1, (v) => v === g.idx);
+    if (!this.makeRoom(g, need, r)) return Errno.ENOMEM;
+    const hadVram = this.actualLoc(r) !== 0;
+    this.attachBo(r, g);
+    let moved = 0;
+    for (const c of this.vmaChunks(s, l).chunks) {
+      const n = c.l - c.s + 1;
+      this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
+        smiFormat.migrateStart(ns, this.opts.pid, c.s, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
+      // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
+      this.invalidate(r, c.s, c.l);
+      // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected.
+      const gaps = this.residency.gaps(c.s, c.l + 1);
+      let cpages = 0;
+      for (const gap of gaps) cpages += gap.end - gap.start;
+      if (cpages === 0) continue; // "failed collect migrate sys pages": no MIGRATE_END
+      for (const gap of gaps) this.setResidency(gap.start, gap.end, g.idx);
+      this.spend(g, cpages);
+      this.counters.migrations++;
+      this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
+      this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, 0, g.gpuId, trigger));
+      moved += cpages;
+    }
+    if (moved === 0 && !hadVram) this.detachBo(r);
+    return 0;
+  }
+
+  /** kfd_migrate.c: svm_migrate_vram_to_ram + svm_migrate_vma_to_ram. Returns 0 or an errno. */
+  private vramToRam(r: SvmRange, s: number, l: number, trigger: number): number {
+    const actual = this.actualLoc(r);
+    if (actual === 0) return 0; // "already migrated to ram"
+    const g = this.gpu(actual)!;
+    const { chunks, hole } = this.vmaChunks(s, l);
+    for (const c of chunks) {
+      const n = c.l - c.s + 1;
+      this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
+        smiFormat.migrateStart(ns, this.opts.pid, c.s, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
+      this.invalidate(r, c.s, c.l);
+      // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner.
+      const runs = this.residency.runs(c.s, c.l + 1).filter((x) => x.value === g.idx);
+      let cpages = 0;
+      for (const x of runs) cpages += x.end - x.start;
+      if (cpages === 0) continue;
+      for (const x of runs) this.setResidency(x.start, x.end, undefined);
+      this.spend(g, cpages);
+      this.counters.migrations++;
+      this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
+      this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, g.gpuId, 0, trigger));
+    }
+    if (this.actualLoc(r) === 0) this.detachBo(r);
+    return hole ? Errno.EFAULT : 0;
+  }
+
+  /**
+   * TTM making room in a GPU's VRAM: evict the least recently used SVM BOs other than the one being filled;
+   * each eviction is kfd_svm.c: svm_range_evict_svm_bo_worker (every range of the BO back to RAM,
+   * KFD_MIGRATE_TRIGGER_TTM_EVICTION).
+   */
+  private makeRoom(g: SimGpu, need: number, self: SvmRange): boolean {
+    const lru = this.lru[g.idx]!;
+    while (g.vramPages - this.vramUsedPages(g) < need) {
+      let victim: SvmBo | undefined;
+      for (const bo of lru.keys()) {
+        if (bo !== self.bo) {
+          victim = bo;
+          break;
+        }
+      }
+      if (!victim) return false;
+      lru.delete(victim);
+      this.counters.evictions++;
+      for (const pr of [...victim.ranges]) this.vramToRam(pr, pr.start, pr.last, MigrateTrigger.TTM_EVICTION);
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- GPU mappings (kfd_svm.c)
+
+  /**
+   * kfd_svm.c: svm_range_cpu_invalidate_pagetables → svm_range_evict for a migration (MMU_NOTIFY_MIGRATE).
+   * XNACK off (or GPU_ALWAYS_MAPPED): a mapped range stops the process's queues (first eviction only) and is
+   * remapped by the restore work. XNACK on: the span is unmapped from the GPUs, which fault it back.
+   */
+  private invalidate(r: SvmRange, s: number, l: number): void {
+    if (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) {
+      if (!r.mappedToGpu) return;
+      this.invalid.add(r);
+      if (this.quiesced) return;
+      this.quiesced = true;
+      this.counters.queueEvictions++;
+      // kgd2kfd_quiesce_mm → kfd_process_evict_queues: one event per device of the process.
+      for (const g of this.gpus) {
+        this.emit(g, SmiEvent.QUEUE_EVICTION, (ns) => smiFormat.queueEviction(ns, this.opts.pid, g.gpuId, QueueEvictionTrigger.SVM));
+      }
+    } else {
+      this.unmapFromGpus(r, s, l, UnmapTrigger.MMU_NOTIFY_MIGRATE);
+    }
+  }
+
+  /** kfd_svm.c: svm_range_restore_work: remap the invalidated ranges, then resume the queues. */
+  private restoreWork(): void {
+    if (!this.quiesced && this.invalid.size === 0) return;
+    const todo = [...this.invalid].sort((a, b) => a.start - b.start);
+    this.invalid.clear();
+    for (const r of todo) if (this.ranges.at(r.start) === r) this.validateAndMap(r, r.start, r.last, ALL_GPUS);
+    if (this.quiesced) {
+      this.quiesced = false;
+      // kgd2kfd_resume_mm → kfd_process_restore_queues.
+      for (const g of this.gpus) {
+        this.emit(g, SmiEvent.QUEUE_RESTORE, (ns) => smiFormat.queueRestore(ns, this.opts.pid, g.gpuId, false));
+      }
+    }
+  }
+
+  /** kfd_svm.c: svm_range_unmap_from_gpus. */
+  private unmapFromGpus(r: SvmRange, s: number, l: number, trigger: number): void {
+    if (!r.mappedToGpu) return;
+    if (s === r.start && l === r.last) r.mappedToGpu = false;
+    for (const idx of bits(r.access | r.aip)) {
+      const g = this.gpus[idx]!;
+      this.emit(g, SmiEvent.UNMAP_FROM_GPU, (ns) => smiFormat.unmapFromGpu(ns, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
+      this.gpuMaps[idx]!.assign(s, l + 1, undefined);
+    }
+  }
+
+  /** kfd_svm.c: svm_range_validate_and_map. `only` is a gpuidx, or ALL_GPUS for MAX_GPU_INSTANCE. */
+  private validateAndMap(r: SvmRange, s: number, l: number, only: number): void {
+    let mask: number;
+    const actual = this.actualLoc(r);
+    if (only !== ALL_GPUS) mask = 1 << only;
+    else if (this.xnack) {
+      mask = r.aip;
+      if (actual) {
+        const ai = this.gpuIdx(actual);
+        if (r.access & (1 << ai)) mask |= 1 << ai;
+      }
+      if (mask === 0 && (r.mappedToGpu || r.flags & SvmFlag.GPU_ALWAYS_MAPPED)) mask = r.access;
+    } else mask = r.access | r.aip;
+    if (mask === 0) return;
+    // svm_range_map_to_gpus: a GPU outside the XGMI hive of the BO's GPU cannot map its VRAM.
+    const boGpu = actual ? this.gpu(actual) : undefined;
+    const { chunks, hole } = this.vmaChunks(s, l);
+    for (const c of chunks) {
+      for (const idx of bits(mask)) {
+        const g = this.gpus[idx]!;
+        if (boGpu && g !== boGpu && !sameHive(g, boGpu)) continue;
+        this.gpuMaps[idx]!.assign(c.s, c.l + 1, true);
+      }
+    }
+    if (!hole) r.mappedToGpu = true;
+  }
+
+  /**
+   * kfd_svm.c: svm_range_unmap_from_cpu (MMU_NOTIFY_UNMAP). The unmapped part of every range is unmapped
+   * from the GPUs (UNMAP_FROM_GPU, trigger UNMAP_FROM_CPU) and removed; the rest of a range survives as
+   * its own range (svm_range_unmap_split). The pages themselves are gone, VRAM ones included
+   * (svm_migrate_page_free), without any migration.
+   */
+  private unmapFromCpu(startPage: number, endPage: number): void {
+    const last = endPage - 1;
+    for (const r of this.ranges.overlapping(startPage, last)) {
+      const s = Math.max(startPage, r.start);
+      const l = Math.min(last, r.last);
+      this.unmapFromGpus(r, s, l, UnmapTrigger.UNMAP_FROM_CPU);
+      this.ranges.remove(r);
+      const wasInvalid = this.invalid.delete(r);
+      const keep: SvmRange[] = [];
+      if (r.start < s) keep.push(this.ranges.clone(r, r.start, s - 1));
+      if (r.last > l) keep.push(this.ranges.clone(r, l + 1, r.last));
+      for (const k of keep) {
+        this.ranges.insert(k);
+        if (wasInvalid) this.invalid.add(k);
+      }
+      this.dropBoIfIdle(r.bo);
+    }
+    this.setResidency(startPage, endPage, undefined);
+    for (const m of this.gpuMaps) m.assign(startPage, endPage, undefined);
+    for (const r of this.ranges.overlapping(Math.max(0, startPage - 1), endPage)) if (r.bo && this.actualLoc(r) === 0) this.detachBo(r);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** kfd_svm.c: svm_range_best_restore_location; -1 when the GPU has no access. */
+  private bestRestoreLocation(r: SvmRange, g: SimGpu): number {
+    if (g.isApu) return 0;
+    if (r.preferredLoc === g.gpuId || r.preferredLoc === SvmLocation.SYSMEM) return r.preferredLoc;
+    if (r.preferredLoc !== U) {
+      const pn = this.gpu(r.preferredLoc);
+      if (pn && sameHive(g, pn)) return r.preferredLoc;
+    }
+    const bit = 1 << g.idx;
+    if (r.access & bit) return g.gpuId;
+    if (r.aip & bit) {
+      const actual = this.actualLoc(r);
+      if (!actual) return 0;
+      const bo = this.gpu(actual);
+      return bo && sameHive(g, bo) ? actual : 0;
+    }
+    return -1;
+  }
+
+  /** kfd_svm.c: svm_range_create_unregistered_range + svm_range_get_range_boundaries. */
+  private createUnregisteredRange(page: number): SvmRange | undefined {
+    const vma = this.space.vmas.runAt(page);
+    if (!vma || vma.value !== 'anon') return undefined;
+    const size = pow2(this.ranges.defaultGranularity);
+    const down = page - (page % size);
+    let start = Math.max(vma.start, down);
+    let end = Math.min(vma.end, down + size);
+    const next = this.ranges.tree.after(page);
+    if (next) end = Math.min(end, next.start);
+    const prev = this.ranges.tree.floor(page);
+    if (prev) start = Math.max(start, prev.end);
+    const r = this.ranges.create(start, end - 1, this.xnack ? this.supported : 0);
+    this.ranges.insert(r);
+    return r;
+  }
+
+  /**
+   * kfd_svm.c: svm_range_restore_pages, the recoverable GPU fault handler. Returns 0 when the fault was
+   * handled, else the errno that turns it into a VM fault.
+   */
+  private restorePages(g: SimGpu, page: number, write: boolean): number {
+    if (!g.svmSupported) return Errno.EFAULT;
+    if (!this.xnack) return Errno.EFAULT;
+    const r = this.ranges.at(page) ?? this.createUnregisteredRange(page);
+    if (!r) return Errno.EFAULT;
+    const best = this.bestRestoreLocation(r, g);
+    if (best === -1) return Errno.EACCES;
+    const t = this.clock;
+    this.emit(g, SmiEvent.PAGE_FAULT_START, () => smiFormat.pageFaultStart(t, this.opts.pid, page, g.gpuId, write));
+    this.counters.faults.gpu++;
+    const { s, l } = granule(page, r);
+    let migration = false;
+    const actual = this.actualLoc(r);
+    if (actual !== 0 || best !== 0) {
+      migration = true;
+      let e: number;
+      if (best) {
+        e = this.toVram(r, best, s, l, MigrateTrigger.PAGEFAULT_GPU);
+        // "falling back to system memory if migration to VRAM failed"
+        if (e) e = actual && actual !== best ? this.vramToRam(r, s, l, MigrateTrigger.PAGEFAULT_GPU) : 0;
+      } else e = this.vramToRam(r, s, l, MigrateTrigger.PAGEFAULT_GPU);
+      if (e) return e;
+    }
+    this.validateAndMap(r, s, l, g.idx);
+    this.emit(g, SmiEvent.PAGE_FAULT_END, (ns) => smiFormat.pageFaultEnd(ns, this.opts.pid, page, g.gpuId, migration));
+    return 0;
+  }
+
+  /** A no-retry GPU fault: kfd_smi_event_update_vmfault ("%x:%s", pid and task name). */
+  private vmFault(g: SimGpu): void {
+    this.counters.faults.vm++;
+    this.emit(g, SmiEvent.VMFAULT, () => smiFormat.vmFault(this.opts.pid, this.opts.taskName));
+  }
+
+  /**
+   * The GPU touches [a, b) pages. Pages its page table maps are accessed where they are; the first unmapped
+   * page faults: recovered by svm_range_restore_pages with XNACK on, a VM fault otherwise (the access
+   * stops there, as the wave would be killed).
+   */
+  gpuAccess(g: SimGpu, a: number, b: number, write: boolean): { vmFault: boolean; faults: number } {
+    let faults = 0;
+    let p = a;
+    try {
+      for (;;) {
+        const gap = this.gpuMaps[g.idx]!.firstGap(p, b);
+        if (!gap) return { vmFault: false, faults };
+        faults++;
+        if (this.restorePages(g, gap.start, write) !== 0 || !this.gpuMaps[g.idx]!.at(gap.start)) {
+          this.vmFault(g);
+          return { vmFault: true, faults };
+        }
+        p = gap.start;
+      }
+    } finally {
+      this.restoreWork();
+    }
+  }
+
+  /**
+   * The CPU touches [a, b) pages. Device-coherent and system pages are used in place; each device-private
+   * page faults (kfd_migrate.c: svm_migrate_to_ram), which migrates its granule of the range back to RAM
+   * (KFD_MIGRATE_TRIGGER_PAGEFAULT_CPU). Returns false if a page is not mapped (the process would get SIGSEGV).
+   */
+  cpuAccess(a: number, b: number): boolean {
+    if (this.space.vmas.firstGap(a, b)) return false;
+    let p = a;
+    while (p < b) {
+      const run = this.residency.find(p, b, (idx) => this.gpus[idx]?.kind === 'private');
+      if (!run) break;
+      const r = this.ranges.at(run.start);
+      if (!r) {
+        // Device pages outside any range cannot exist in the model; move on defensively.
+        p = run.end;
+        continue;
+      }
+      const { s, l } = granule(run.start, r);
+      this.counters.faults.cpu++;
+      this.vramToRam(r, s, l, MigrateTrigger.PAGEFAULT_CPU);
+      p = Math.max(l + 1, run.start + 1);
+    }
+    this.restoreWork();
+    return true;
+  }
+
+  /** A VM fault of another process on this GPU (sim only), to exercise the ALL_PROCESS filter. */
+  foreignVmFault(g: SimGpu, pid: number, taskName: string): void {
+    if (this.smi.listening(g.gpuId)) this.smi.emit(g.gpuId, pid, SmiEvent.VMFAULT, smiFormat.vmFault(pid, taskName));
+  }
+
+  // ---------------------------------------------------------------- introspection
+
+  /** Where the mapped pages of [a, b) live, per run. Unmapped pages are left out. */
+  snapshot(a: number, b: number): SnapshotRun[] {
+    const out: SnapshotRun[] = [];
+    const push = (s: number, e: number, idx: number | undefined): void => {
+      const g = idx === undefined ? undefined : this.gpus[idx];
+      const location: PageLocation = !g ? 'system' : g.kind === 'coherent' ? 'device-coherent' : 'device-private';
+      const prev = out[out.length - 1];
+      const start = BigInt(s) << BigInt(PAGE_SHIFT);
+      if (prev && prev.start + prev.size === start && prev.location === location && prev.gpuId === g?.gpuId) {
+        prev.size += BigInt(e - s) << BigInt(PAGE_SHIFT);
+        return;
+      }
+      const run: SnapshotRun = { start, size: BigInt(e - s) << BigInt(PAGE_SHIFT), location };
+      if (g) run.gpuId = g.gpuId;
+      out.push(run);
+    };
+    for (const vma of this.space.vmas.runs(a, b)) {
+      let p = vma.start;
+      for (const run of this.residency.runs(vma.start, vma.end)) {
+        if (run.start > p) push(p, run.start, undefined);
+        push(run.start, run.end, run.value);
+        p = run.end;
+      }
+      if (p < vma.end) push(p, vma.end, undefined);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The process's SVM ranges (kfd_svm.c: struct svm_range in svms->objects): an interval tree of ranges
+ * over page numbers, each with its attributes. Ranges are split when a SET covers part of one and are
+ * never merged again, exactly as the driver does (there is no merge in kfd_svm.c), so the event stream
+ * of a later prefetch (one migration per range and VMA) matches the kernel's.
+ */
+import { SVM_FLAGS_ALL, SvmAttrType, SvmFlag, SvmLocation } from '../abi.js';
+import type { SvmAttribute } from '../contract.js';
+import { IntervalMap } from './interval-map.js';
+import type { SimGpu } from './devices.js';
+
+/** An svm_range_bo: VRAM backing shared by the pieces of a range split after it migrated. */
+export interface SvmBo {
+  readonly gpu: SimGpu;
+  readonly ranges: Set<SvmRange>;
+}
+
+export interface SvmRange {
+  /** First and last page, inclusive, as prange->start / prange->last. */
+  start: number;
+  last: number;
+  preferredLoc: number;
+  prefetchLoc: number;
+  granularity: number;
+  flags: number;
+  /** bitmap_access / bitmap_aip over gpuidx. */
+  access: number;
+  aip: number;
+  mappedToGpu: boolean;
+  /** The VRAM BO holding this range's device pages, if any (prange->svm_bo). */
+  bo: SvmBo | undefined;
+}
+
+export const npages = (r: SvmRange): number => r.last - r.start + 1;
+
+/** kfd_svm.c: svm_range_set_default_attributes. */
+export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'preferredLoc' | 'prefetchLoc' | 'granularity' | 'flags'> {
+  return {
+    preferredLoc: SvmLocation.UNDEFINED,
+    prefetchLoc: SvmLocation.UNDEFINED,
+    granularity: defaultGranularity,
+    flags: SvmFlag.HOST_ACCESS | SvmFlag.COHERENT,
+  };
+}
+
+/** The attribute types `svm_range_check_attr` knows. */
+export function isKnownAttrType(t: number): boolean {
+  return t >= SvmAttrType.PREFERRED_LOC && t <= SvmAttrType.GRANULARITY && Number.isInteger(t);
+}
+
+export class RangeList {
+  readonly tree = new IntervalMap<SvmRange>();
+
+  constructor(
+    readonly defaultGranularity: number,
+    /** max_svm_range_pages (svm_range_set_max_pages). */
+    readonly maxPages: number,
+  ) {}
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** svm_range_new: defaults, and with XNACK on access to every SVM-capable GPU. */
+  create(start: number, last: number, accessAll: number): SvmRange {
+    return {
+      start,
+      last,
+      ...defaultAttrs(this.defaultGranularity),
+      access: accessAll,
+      aip: 0,
+      mappedToGpu: false,
+      bo: undefined,
+    };
+  }
+
+  /** svm_range_clone (and the attribute copy of svm_range_split_adjust). */
+  clone(old: SvmRange, start = old.start, last = old.last): SvmRange {
+    const r: SvmRange = { ...old, start, last };
+    if (r.bo) r.bo.ranges.add(r);
+    return r;
+  }
+
+  insert(r: SvmRange): void {
+    this.tree.insert(r.start, r.last + 1, r);
+  }
+
+  remove(r: SvmRange): void {
+    this.tree.delete(r.start);
+    if (r.bo) {
+      r.bo.ranges.delete(r);
+    }
+  }
+
+  at(page: number): SvmRange | undefined {
+    return this.tree.at(page)?.value;
+  }
+
+  /** The ranges overlapping [start, last], in address order. */
+  overlapping(start: number, last: number): SvmRange[] {
+    return this.tree.overlapping(start, last + 1).map((i) => i.value);
+  }
+
+  all(): SvmRange[] {
+    return this.tree.all().map((i) => i.value);
+  }
+}
+
+/** kfd_svm.c: svm_range_is_same_attrs. */
+export function isSameAttrs(r: SvmRange, attrs: readonly SvmAttribute[], gpuIdx: (gpuId: number) => number): boolean {
+  for (const a of attrs) {
+    switch (a.type) {
+      case SvmAttrType.PREFERRED_LOC:
+        if (r.preferredLoc !== a.value) return false;
+        break;
+      case SvmAttrType.PREFETCH_LOC:
+        // "Prefetch should always trigger a migration even if the value of the attribute didn't change."
+        return false;
+      case SvmAttrType.ACCESS:
+      case SvmAttrType.ACCESS_IN_PLACE:
+      case SvmAttrType.NO_ACCESS: {
+        const bit = 1 << gpuIdx(a.value);
+        if (a.type === SvmAttrType.NO_ACCESS) {
+          if (r.access & bit || r.aip & bit) return false;
+        } else if (a.type === SvmAttrType.ACCESS) {
+          if (!(r.access & bit)) return false;
+        } else if (!(r.aip & bit)) return false;
+        break;
+      }
+      case SvmAttrType.SET_FLAGS:
+        if ((r.flags & a.value) >>> 0 !== a.value) return false;
+        break;
+      case SvmAttrType.CLR_FLAGS:
+        if ((r.flags & a.value) !== 0) return false;
+        break;
+      case SvmAttrType.GRANULARITY:
+        if (r.granularity !== a.value) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/**
+ * kfd_svm.c: svm_range_apply_attrs. Returns whether GPU mappings must be updated (`update_mapping`).
+ * Flags are stored as given (u32): bits above SVM_FLAGS_ALL are kept, as the kernel keeps them.
+ */
+export function applyAttrs(r: SvmRange, attrs: readonly SvmAttribute[], xnack: boolean, gpuIdx: (gpuId: number) => number): boolean {
+  let updateMapping = false;
+  for (const a of attrs) {
+    switch (a.type) {
+      case SvmAttrType.PREFERRED_LOC:
+        r.preferredLoc = a.value;
+        break;
+      case SvmAttrType.PREFETCH_LOC:
+        r.prefetchLoc = a.value;
+        break;
+      case SvmAttrType.ACCESS:
+      case SvmAttrType.ACCESS_IN_PLACE:
+      case SvmAttrType.NO_ACCESS: {
+        if (!xnack) updateMapping = true;
+        const bit = 1 << gpuIdx(a.value);
+        // NO_ACCESS clears both bits; ACCESS sets access and clears in-place; ACCESS_IN_PLACE the reverse.
+        if (a.type === SvmAttrType.NO_ACCESS) {
+          r.access &= ~bit;
+          r.aip &= ~bit;
+        } else if (a.type === SvmAttrType.ACCESS) {
+          r.access |= bit;
+          r.aip &= ~bit;
+        } else {
+          r.access &= ~bit;
+          r.aip |= bit;
+        }
+        break;
+      }
+      case SvmAttrType.SET_FLAGS:
+        updateMapping = true;
+        r.flags = (r.flags | a.value) >>> 0;
+        break;
+      case SvmAttrType.CLR_FLAGS:
+        updateMapping = true;
+        r.flags = (r.flags & ~a.value) >>> 0;
+        break;
+      case SvmAttrType.GRANULARITY:
+        // min_t(uint32_t, value, 0x3F)
+        r.granularity = Math.min(a.value, 0x3f);
+        break;
+    }
+  }
+  return updateMapping;
+}
+
+export interface AddPlan {
+  /** Ranges whose attributes change, in the kernel's update_list order (list_add puts each at the head). */
+  update: SvmRange[];
+  /** New ranges and clones to insert. */
+  insert: SvmRange[];
+  /** Originals replaced by their clones. */
+  remove: SvmRange[];
+  /** Split pieces whose huge-page mapping must be redone (remap_list). */
+  remap: SvmRange[];
+}
+
+const HUGE = 512;
+const alignDown = (v: number, a: number): number => v - (v % a);
+const alignUp = (v: number, a: number): number => alignDown(v + a - 1, a);
+
+/**
+ * kfd_svm.c: svm_range_add. Plans the change without touching the tree (the kernel clones the ranges it
+ * changes so the update is a transaction): partially covered ranges are cloned and split, holes are
+ * filled with new ranges cut at max_svm_range_pages (svm_range_split_new), and a range that already has
+ * the attributes and is mapped to a GPU is left alone.
+ */
+export function planAdd(
+  list: RangeList,
+  start: number,
+  size: number,
+  attrs: readonly SvmAttribute[],
+  accessAll: number,
+  gpuIdx: (gpuId: number) => number,
+): AddPlan {
+  const last = start + size - 1;
+  // Kept in insertion order; reversed at the end to give list_add's head-first order.
+  const updateOrder: SvmRange[] = [];
+  const insert: SvmRange[] = [];
+  const remove: SvmRange[] = [];
+  const remap: SvmRange[] = [];
+  const newList: SvmRange[] = [];
+
+  const splitNew = (s: number, l: number): void => {
+    const max = list.maxPages;
+    while (l >= s) {
+      const e = Math.min(l, alignDown(s + max, max) - 1);
+      const r = list.create(s, e, accessAll);
+      newList.push(r);
+      updateOrder.push(r);
+      s = e + 1;
+    }
+  };
+
+  let cur = start;
+  for (const node of list.overlapping(start, last)) {
+    const nextStart = Math.min(node.last, last) + 1;
+    if (isSameAttrs(node, attrs, gpuIdx) && node.mappedToGpu) {
+      // nothing to do
+    } else if (node.start < cur || node.last > last) {
+      const clone = list.clone(node);
+      remove.push(node);
+      insert.push(clone);
+      updateOrder.push(clone);
+      if (node.start < cur) {
+        // svm_range_split_head: the head [node.start, cur-1] keeps the old attributes.
+        const lastAlignDown = alignDown(clone.last, HUGE);
+        const startAlign = alignUp(clone.start, HUGE);
+        const huge = lastAlignDown > startAlign;
+        const head = list.clone(clone, clone.start, cur - 1);
+        clone.start = cur;
+        insert.push(head);
+        if (huge && head.last + 1 > startAlign && head.last + 1 < lastAlignDown && head.last % HUGE !== 0) remap.push(head);
+      }
+      if (node.last > last) {
+        // svm_range_split_tail: the tail [last+1, node.last] keeps the old attributes.
+        const lastAlignDown = alignDown(clone.last, HUGE);
+        const startAlign = alignUp(clone.start, HUGE);
+        const huge = lastAlignDown > startAlign;
+        const tail = list.clone(clone, last + 1, clone.last);
+        clone.last = last;
+        insert.push(tail);
+        if (huge && tail.start > startAlign && tail.start < lastAlignDown && tail.start % HUGE !== 0) remap.push(tail);
+      }
+    } else {
+      updateOrder.push(node);
+    }
+    if (node.start > cur) splitNew(cur, node.start - 1);
+    cur = nextStart;
+  }
+  if (cur <= last) splitNew(cur, last);
+  return { update: updateOrder.reverse(), insert: [...insert, ...newList], remove, remap };
+}
+
+/** The answers of svm_range_get_attr, before they are written into the attribute array. */
+export interface GetAnswer {
+  location: number;
+  prefetchLoc: number;
+  granularity: number;
+  flagsAnd: number;
+  flagsOr: number;
+  access: number;
+  aip: number;
+}
+
+/**
+ * kfd_svm.c: svm_range_get_attr's walk. Only the ranges present in the span count: holes between them are
+ * not visited (the kernel iterates the interval tree), so a span half covered by one range answers with
+ * that range's attributes. With no range at all the process defaults answer, and access then depends on
+ * XNACK (every SVM-capable GPU with XNACK on, none with it off).
+ */
+export function aggregate(
+  ranges: readonly SvmRange[],
+  wanted: { preferred: boolean; prefetch: boolean; access: boolean; flags: boolean; granularity: boolean },
+  supported: number,
+  xnack: boolean,
+  defaultGranularity: number,
+): GetAnswer {
+  if (ranges.length === 0) {
+    const d = defaultAttrs(defaultGranularity);
+    return {
+      location: d.preferredLoc,
+      prefetchLoc: d.prefetchLoc,
+      granularity: d.granularity,
+      flagsAnd: d.flags,
+      flagsOr: d.flags,
+      access: xnack ? supported : 0,
+      aip: 0,
+    };
+  }
+  const U = SvmLocation.UNDEFINED;
+  let location: number = U;
+  let prefetchLoc: number = U;
+  let granularity = 0xff;
+  let flagsAnd = 0xffffffff;
+  let flagsOr = 0;
+  let access = supported;
+  let aip = supported;
+  let getPreferred = wanted.preferred;
+  let getPrefetch = wanted.prefetch;
+  for (const r of ranges) {
+    if (getPreferred) {
+      if (r.preferredLoc === U || (location !== U && location !== r.preferredLoc)) {
+        location = U;
+        getPreferred = false;
+      } else location = r.preferredLoc;
+    }
+    if (getPrefetch) {
+      if (r.prefetchLoc === U || (prefetchLoc !== U && prefetchLoc !== r.prefetchLoc)) {
+        prefetchLoc = U;
+        getPrefetch = false;
+      } else prefetchLoc = r.prefetchLoc;
+    }
+    if (wanted.access) {
+      access &= r.access;
+      aip &= r.aip;
+    }
+    if (wanted.flags) {
+      flagsAnd = (flagsAnd & r.flags) >>> 0;
+      flagsOr = (flagsOr | r.flags) >>> 0;
+    }
+    if (wanted.granularity && r.granularity < granularity) granularity = r.granularity;
+  }
+  return { location, prefetchLoc, granularity, flagsAnd, flagsOr, access, aip };
+}
+
+/** Flags the 6.12 kernel defines; others are stored but mean nothing. */
+export const KNOWN_FLAGS = SVM_FLAGS_ALL;
