@@ -1,0 +1,181 @@
+/**
+ * SVM ranges and buffers: a registered range of the process's address space, and the attributes, prefetch
+ * and CPU access calls over it. Every call goes through the device's backend; nothing here knows which
+ * backend that is.
+ */
+import type { MappedMemory, SvmAttribute } from './backend/contract.js';
+import {
+  decodeGetAnswer,
+  encodeSetAttributes,
+  getQuery,
+  type SvmAttributeState,
+  type SvmAttributes,
+} from './attributes.js';
+import { SvmError } from './errors.js';
+import type { GpuRef } from './gpu.js';
+import { resolveSpan, type Span } from './span.js';
+import type { RangeHost } from './range-host.js';
+
+/** A CPU touch: read or write. */
+export type CpuAccessMode = 'read' | 'write';
+
+/** Where `prefetch` moves pages to: system memory or a GPU. */
+export type PrefetchTarget = 'system' | GpuRef;
+
+/**
+ * A range of this process's memory registered with the kernel as an SVM range: what `device.register()`
+ * returns for memory mapped elsewhere. `SvmBuffer` adds the memory itself.
+ *
+ * Spans are `{ offset, length }` in bytes relative to the range, multiples of 4096, inside the range;
+ * omitted, a span is the whole range. Misuse (after free or close, a span outside, an unknown GPU) throws
+ * or rejects with an {@link SvmError}; nothing reaches the kernel then.
+ */
+export class SvmRange {
+  /** @internal */
+  protected readonly host: RangeHost;
+  #address: bigint;
+  #size: number;
+  #freed = false;
+
+  /** @internal Created by Device. */
+  constructor(host: RangeHost, address: bigint, size: number) {
+    this.host = host;
+    this.#address = address;
+    this.#size = size;
+  }
+
+  /** The start address (a multiple of 4096). */
+  get address(): bigint {
+    return this.#address;
+  }
+  /** The size in bytes (a multiple of 4096). */
+  get size(): number {
+    return this.#size;
+  }
+  /** True after `free()` (or after the device closed). */
+  get freed(): boolean {
+    return this.#freed || this.host.closed;
+  }
+
+  /** @internal Throws ECLOSED / EFREED. */
+  protected check(op: string): void {
+    if (this.host.closed) throw new SvmError('ECLOSED', `${op}: the device is closed`);
+    if (this.#freed) throw new SvmError('EFREED', `${op}: the buffer at 0x${this.#address.toString(16)} was freed`);
+  }
+
+  #kernelSpan(span: Span | undefined): [bigint, bigint] {
+    const s = resolveSpan(span, this.#size);
+    return [this.#address + BigInt(s.offset), BigInt(s.length)];
+  }
+
+  /**
+   * Sets attributes over the span in ONE kernel call (AMDKFD_IOC_SVM SET_ATTR). A `prefetchLocation`
+   * migrates the pages before the promise resolves. Calls on one device run in the order they were made,
+   * so the later of two overlapping calls wins.
+   */
+  async set(attrs: SvmAttributes, span?: Span): Promise<void> {
+    this.check('set');
+    const pairs = encodeSetAttributes(attrs, this.host.gpus);
+    const [start, size] = this.#kernelSpan(span);
+    await this.#svmSet('set', start, size, pairs);
+  }
+
+  /**
+   * Reads the attributes over the span (AMDKFD_IOC_SVM GET_ATTR), with the kernel's rules for spans that
+   * cover ranges with different attributes: a location that differs is 'undefined', a flag that differs
+   * is 'mixed', access is the weakest, granularity the smallest. It reflects calls that have resolved;
+   * await a pending `set` or `prefetch` first.
+   */
+  get(span?: Span): SvmAttributeState {
+    this.check('get');
+    const [start, size] = this.#kernelSpan(span);
+    const gpus = this.host.gpus;
+    const answer = this.host.call('get', () => this.host.impl.svmGetAttr(start, size, getQuery(gpus)));
+    return decodeGetAnswer(answer, gpus);
+  }
+
+  /**
+   * Migrates the span to system memory or a GPU now, and resolves once the pages have moved (the kernel
+   * migrates inside the SET_ATTR call). Two prefetches of one span run in call order: the later wins.
+   */
+  async prefetch(target: PrefetchTarget, span?: Span): Promise<void> {
+    this.check('prefetch');
+    const pairs = encodeSetAttributes({ prefetchLocation: target }, this.host.gpus);
+    const [start, size] = this.#kernelSpan(span);
+    await this.#svmSet('prefetch', start, size, pairs);
+  }
+
+  /**
+   * Declares a CPU read or write of the span. On real hardware the MMU and the kernel's fault handler do
+   * the work when the CPU touches the memory, so this does nothing there; the simulator applies the
+   * kernel's CPU fault rules (pages in device-private VRAM migrate back, coherent ones are used in place)
+   * and emits the events. Ordered with `set`/`prefetch` calls of the device.
+   */
+  async access(span: Span | undefined, mode: CpuAccessMode): Promise<void> {
+    this.check('access');
+    if (mode !== 'read' && mode !== 'write') {
+      throw new SvmError('EARG', `access: mode must be 'read' or 'write', got ${String(mode)}`);
+    }
+    const [start, size] = this.#kernelSpan(span);
+    await this.host.enqueue('access', this, () => this.host.impl.cpuAccess(start, size, mode));
+  }
+
+  #svmSet(op: string, start: bigint, size: bigint, pairs: SvmAttribute[]): Promise<void> {
+    return this.host.enqueue(op, this, () => this.host.impl.svmSetAttr(start, size, pairs));
+  }
+
+  /**
+   * Frees the range: for a buffer from `alloc()` the memory is unmapped and the kernel drops its SVM
+   * ranges (its MMU notifier); a call still running on the range finishes first. For a range from
+   * `register()` the memory stays mapped (it is not ours) and the kernel keeps its attributes until the
+   * owner unmaps it; the handle becomes unusable. Idempotent; every other method throws EFREED after it.
+   */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.host.release(this);
+  }
+
+  /** `using buf = await device.alloc(n)` frees it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
+  /** @internal True once free() was called (regardless of the device). */
+  get handleFreed(): boolean {
+    return this.#freed;
+  }
+  /** @internal The memory to unmap when this range is released, if the range owns it. */
+  get ownedMemory(): MappedMemory | undefined {
+    return undefined;
+  }
+}
+
+/**
+ * Memory allocated by `device.alloc()` and registered as an SVM range: `bytes` is the memory itself.
+ */
+export class SvmBuffer extends SvmRange {
+  #memory: MappedMemory;
+  #bytes: Uint8Array | undefined;
+
+  /** @internal Created by Device. */
+  constructor(host: RangeHost, memory: MappedMemory) {
+    super(host, memory.address, memory.size);
+    this.#memory = memory;
+  }
+
+  /**
+   * The memory as bytes, with no copy: writes here are writes to the SVM range, and after a prefetch to a
+   * coherent GPU the CPU reads VRAM in place. Throws EFREED after free (the view is detached then).
+   */
+  get bytes(): Uint8Array {
+    this.check('bytes');
+    this.#bytes ??= new Uint8Array(this.#memory.buffer);
+    return this.#bytes;
+  }
+
+  /** @internal */
+  override get ownedMemory(): MappedMemory | undefined {
+    return this.#memory;
+  }
+}
