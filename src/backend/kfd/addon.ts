@@ -1,0 +1,177 @@
+/**
+ * The native addon: its exact surface (the `NativeAddon` type) and `loadAddon()`, which finds it the way
+ * node-gyp-build does (build/Release first, then prebuilds/<platform>-<arch>/) from the package root.
+ *
+ * `KFD_SVM_NATIVE_PATH=/path/to/kfd_svm.node` loads a specific binary instead (a cmake-js or sanitizer
+ * build). Loading happens on first use, never at import, so the simulator works where the addon cannot
+ * load; a failure is cached and thrown again with the same reason.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SvmAttribute } from '../contract.js';
+
+declare const deviceBrand: unique symbol;
+declare const mappingBrand: unique symbol;
+declare const smiBrand: unique symbol;
+/** An open /dev/kfd (a type-tagged External; passing any other value throws TypeError). */
+export type NativeDeviceHandle = { readonly [deviceBrand]: true };
+/** An mmap'ed allocation. */
+export type NativeMappingHandle = { readonly [mappingBrand]: true };
+/** An SMI event fd. */
+export type NativeSmiHandle = { readonly [smiBrand]: true };
+
+/** `native/constants.cc`: the numbers the addon was compiled with (from native/kfd_abi.h). */
+export interface NativeAbi {
+  headerVersion: { major: number; minor: number };
+  ioctl: Record<string, number>;
+  sizeof: Record<string, number>;
+  offsetof: Record<string, number>;
+  SvmOp: Record<string, number>;
+  SvmAttrType: Record<string, number>;
+  SvmFlag: Record<string, number>;
+  SvmLocation: Record<string, number>;
+  SmiEvent: Record<string, number>;
+  MigrateTrigger: Record<string, number>;
+  QueueEvictionTrigger: Record<string, number>;
+  UnmapTrigger: Record<string, number>;
+  svmMaxAttrs: number;
+  smiEventMsgSize: number;
+}
+
+export interface NativeMapping {
+  handle: NativeMappingHandle;
+  /** External ArrayBuffer over the mapping (no copy); detached by memFree. */
+  buffer: ArrayBuffer;
+  address: bigint;
+  /** Bytes mapped: the request rounded up to whole pages. */
+  size: number;
+}
+
+/**
+ * Everything the addon exports. Failed system calls throw (or reject with) an Error carrying `code`,
+ * `errno` (positive), `syscall`, `request` and `kfdSvmSyscallError: true`; bad arguments throw
+ * TypeError/RangeError. Sync unless it returns a Promise.
+ */
+export interface NativeAddon {
+  /** sha256 of the native sources this binary was built from (scripts/native/source-files.mjs). */
+  readonly sourceHash: string;
+  readonly buildSystem: 'node-gyp' | 'cmake-js';
+  readonly napiVersion: number;
+  readonly pageSize: number;
+  readonly abi: NativeAbi;
+  /** The SVM request number for nattr attributes: AMDKFD_IOC_SVM + ((nattr * 8) << _IOC_SIZESHIFT). */
+  abiSvmRequest(nattr: number): number;
+
+  /** open(path, O_RDWR | O_CLOEXEC). ENOENT/EACCES errors carry a hint. */
+  kfdOpen(path: string): NativeDeviceHandle;
+  /** Idempotent; closes /dev/kfd and the render nodes (after any SVM call still running). */
+  kfdClose(h: NativeDeviceHandle): void;
+  kfdIsOpen(h: NativeDeviceHandle): boolean;
+  kfdGetVersion(h: NativeDeviceHandle): { major: number; minor: number };
+  kfdGetProcessApertures(h: NativeDeviceHandle): {
+    gpuId: number;
+    ldsBase: bigint;
+    ldsLimit: bigint;
+    scratchBase: bigint;
+    scratchLimit: bigint;
+    gpuvmBase: bigint;
+    gpuvmLimit: bigint;
+  }[];
+  /** Opens renderPath (once per gpuId, kept until close) and issues ACQUIRE_VM with it. */
+  kfdAcquireVm(h: NativeDeviceHandle, gpuId: number, renderPath: string): void;
+  /** SET_XNACK_MODE: mode < 0 queries; returns the mode in force (0 or positive). */
+  kfdSetXnackMode(h: NativeDeviceHandle, mode: number): number;
+  kfdAvailableMemory(h: NativeDeviceHandle, gpuId: number): bigint;
+  /** AMDKFD_IOC_SVM on the JS thread (for GET): the attributes as the kernel left them. */
+  kfdSvmSync(h: NativeDeviceHandle, op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[];
+  /** AMDKFD_IOC_SVM on a libuv worker thread (for SET, which may migrate). */
+  kfdSvmAsync(
+    h: NativeDeviceHandle,
+    op: number,
+    start: bigint,
+    size: bigint,
+    attrs: readonly SvmAttribute[],
+  ): Promise<SvmAttribute[]>;
+
+  /** mmap(MAP_PRIVATE | MAP_ANONYMOUS) of size rounded up to pages, 2 MiB aligned on request. */
+  memAlloc(size: number, align2M?: boolean): NativeMapping;
+  /** Detaches the buffer, then munmap. Idempotent. */
+  memFree(h: NativeMappingHandle): void;
+  memIsFreed(h: NativeMappingHandle): boolean;
+  /** A copy of `length` bytes at `address` (process_vm_readv: EFAULT for unmapped memory, never a crash). */
+  memPeek(address: bigint, length: number): Uint8Array;
+
+  /** SMI_EVENTS(gpuId), then writes mask to the returned fd (made CLOEXEC). */
+  kfdSmiOpen(h: NativeDeviceHandle, gpuId: number, mask: bigint): NativeSmiHandle;
+  /** An event source over a dup of an fd the caller owns (an SMI fd from elsewhere; a FIFO in tests). */
+  smiAdopt(fd: number): NativeSmiHandle;
+  /** The next chunk of event text, waited for on a thread of its own; '' once closed. One at a time. */
+  smiRead(h: NativeSmiHandle): Promise<string>;
+  smiSetMask(h: NativeSmiHandle, mask: bigint): void;
+  /** Idempotent; wakes a pending read, which resolves ''. */
+  smiClose(h: NativeSmiHandle): void;
+}
+
+/** The package root: the nearest directory above this file whose package.json is kfd-svm's. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'kfd-svm') return dir;
+      } catch {
+        // not ours; keep climbing
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('kfd-svm: cannot find the package root (no package.json named kfd-svm above the code)');
+    dir = up;
+  }
+}
+
+let cached: NativeAddon | undefined;
+let cachedError: Error | undefined;
+
+/**
+ * Loads the addon (once). Throws an Error naming the platform, what was tried and what to do; the same
+ * Error on every later call.
+ */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  if (cachedError) throw cachedError;
+  const require = createRequire(import.meta.url);
+  const override = process.env.KFD_SVM_NATIVE_PATH;
+  let root = '(unknown)';
+  try {
+    if (override) {
+      cached = require(resolve(override)) as NativeAddon;
+    } else {
+      root = packageRoot();
+      const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+      cached = nodeGypBuild(root) as NativeAddon;
+    }
+    return cached;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const where = override ? `KFD_SVM_NATIVE_PATH=${override}` : `${root} (build/Release, then prebuilds/)`;
+    cachedError = new Error(
+      `kfd-svm: the native addon failed to load on ${process.platform}-${process.arch} (node ${process.version}, ` +
+        `Node-API ${process.versions.napi ?? '?'}) from ${where}: ${why}\n` +
+        (process.platform === 'linux'
+          ? '  Build it with `npm run build:native` (needs python3, make and g++), or reinstall the package ' +
+            'so its prebuilds/ folder is present; '
+          : '  The kernel backend exists only on Linux; ') +
+        'the simulator needs no addon: open({ backend: "sim" }) or KFD_SVM_BACKEND=sim.',
+      { cause: e },
+    );
+    throw cachedError;
+  }
+}
+
+/** The reason the addon could not load, if loadAddon() has failed; undefined otherwise (or not tried). */
+export function addonLoadError(): Error | undefined {
+  return cachedError;
+}

@@ -1,0 +1,141 @@
+/**
+ * The kernel backend: each Backend method is one addon call on /dev/kfd (see native/). Arguments are
+ * passed through as the kernel's; the addon rejects only what cannot be represented in the kernel's
+ * structs (TypeError/RangeError), and the kernel's refusals arrive as KernelError.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { SvmOp } from '../abi.js';
+import type {
+  AllocOptions,
+  Backend,
+  KfdVersion,
+  MachineText,
+  MappedMemory,
+  ProcessAperture,
+  SmiEventSource,
+  SvmAttribute,
+  TreeReader,
+} from '../contract.js';
+import { KernelError } from '../errors.js';
+import type { NativeAddon, NativeDeviceHandle } from './addon.js';
+import { native, nativeAsync } from './errors.js';
+import { KfdMappedMemory } from './memory.js';
+import { KfdSmiEventSource } from './smi.js';
+import { FsTreeReader } from './tree-reader.js';
+
+export interface KfdBackendOptions {
+  /** The KFD device node. Default /dev/kfd. */
+  devicePath?: string;
+  /** The KFD topology root. Default /sys/class/kfd/kfd/topology. */
+  sysfsRoot?: string;
+  /** The iomem listing. Default /proc/iomem. */
+  iomemPath?: string;
+  /** Render nodes are `${renderNodeBase}${minor}`. Default /dev/dri/renderD. */
+  renderNodeBase?: string;
+}
+
+export const DEFAULT_DEVICE_PATH = '/dev/kfd';
+export const DEFAULT_SYSFS_ROOT = '/sys/class/kfd/kfd/topology';
+export const DEFAULT_IOMEM_PATH = '/proc/iomem';
+export const DEFAULT_RENDER_NODE_BASE = '/dev/dri/renderD';
+
+class KfdMachineText implements MachineText {
+  readonly topology: TreeReader | undefined;
+  constructor(
+    sysfsRoot: string,
+    private readonly iomemPath: string,
+  ) {
+    this.topology = existsSync(sysfsRoot) ? new FsTreeReader(sysfsRoot) : undefined;
+  }
+  iomem(): string | undefined {
+    try {
+      return readFileSync(this.iomemPath, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export class KfdBackend implements Backend {
+  readonly kind = 'kfd' as const;
+  readonly machine: MachineText;
+  private readonly renderNodeBase: string;
+  private closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly h: NativeDeviceHandle,
+    opts: Required<KfdBackendOptions>,
+  ) {
+    this.renderNodeBase = opts.renderNodeBase;
+    this.machine = new KfdMachineText(opts.sysfsRoot, opts.iomemPath);
+  }
+
+  version(): KfdVersion {
+    return native(() => this.addon.kfdGetVersion(this.h));
+  }
+
+  processApertures(): ProcessAperture[] {
+    return native(() => this.addon.kfdGetProcessApertures(this.h));
+  }
+
+  acquireVm(gpuId: number, drmRenderMinor: number): void {
+    if (typeof drmRenderMinor !== 'number') throw new TypeError('drmRenderMinor must be a number');
+    if (!Number.isInteger(drmRenderMinor) || drmRenderMinor < 0 || drmRenderMinor > 0xfffff) {
+      throw new RangeError(`drmRenderMinor must be a device minor (an integer in [0, 2^20-1]), got ${drmRenderMinor}`);
+    }
+    native(() => this.addon.kfdAcquireVm(this.h, gpuId, `${this.renderNodeBase}${drmRenderMinor}`));
+  }
+
+  getXnack(): boolean {
+    return native(() => this.addon.kfdSetXnackMode(this.h, -1)) > 0;
+  }
+
+  setXnack(enabled: boolean): void {
+    if (typeof enabled !== 'boolean') throw new TypeError('enabled must be a boolean');
+    native(() => this.addon.kfdSetXnackMode(this.h, enabled ? 1 : 0));
+  }
+
+  async svmSetAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): Promise<void> {
+    await nativeAsync(() => this.addon.kfdSvmAsync(this.h, SvmOp.SET_ATTR, start, size, attrs));
+  }
+
+  svmGetAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] {
+    return native(() => this.addon.kfdSvmSync(this.h, SvmOp.GET_ATTR, start, size, attrs));
+  }
+
+  svmRaw(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): Promise<SvmAttribute[]> {
+    return nativeAsync(() => this.addon.kfdSvmAsync(this.h, op, start, size, attrs));
+  }
+
+  availableMemory(gpuId: number): bigint {
+    return native(() => this.addon.kfdAvailableMemory(this.h, gpuId));
+  }
+
+  alloc(size: number, options?: AllocOptions): MappedMemory {
+    if (this.closed) throw new KernelError(9, 'mmap', undefined, 'the backend is closed');
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new TypeError('options must be an object');
+    }
+    const m = native(() => this.addon.memAlloc(size, options?.align2M ?? false));
+    return new KfdMappedMemory(this.addon, m);
+  }
+
+  openSmiEvents(gpuId: number, mask: bigint): SmiEventSource {
+    const s = native(() => this.addon.kfdSmiOpen(this.h, gpuId, mask));
+    return new KfdSmiEventSource(this.addon, s);
+  }
+
+  /** A no-op on real hardware: the MMU and the kernel's fault handler do the work. */
+  async cpuAccess(start: bigint, size: bigint, mode: 'read' | 'write'): Promise<void> {
+    if (this.closed) throw new KernelError(9, 'access', undefined, 'the backend is closed');
+    void start;
+    void size;
+    void mode;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.addon.kfdClose(this.h);
+  }
+}
