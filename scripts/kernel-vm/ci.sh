@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The real-kernel conformance run: builds (or reuses) the cached guest kernels, then boots three guests
+# and runs test/kernel-vm in each with the guest's own vitest config:
+#   1. SVM kernel, hmm mode : real KFD SVM/XNACK cases, test_hmm device-private/coherent, iomem (Soft Reserved)
+#   2. SVM kernel, dax mode : iomem with the real hmem.N / dax children
+#   3. no-SVM kernel        : EPERM for every SVM/XNACK ioctl, reported as SvmError 'ENOSVM'
+# Env: KFD_SVM_CACHE (kernel cache), KFD_SVM_VM_OUTDIR (default /tmp/kfd-svm-vm: logs and answers),
+#      KVM_TIMEOUT (seconds per guest, default 900), KFD_SVM_SKIP_BUILD=1 (fail instead of building).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_DIR"
+OUTROOT="${KFD_SVM_VM_OUTDIR:-/tmp/kfd-svm-vm}"
+mkdir -p "$OUTROOT"
+t0=$(date +%s)
+
+KDIR="$(kernel_dir)"
+if [ -s "$KDIR/bzImage-svm" ] && [ -s "$KDIR/bzImage-nosvm" ]; then
+  log "using cached kernels in $KDIR"
+elif [ "${KFD_SVM_SKIP_BUILD:-0}" = 1 ]; then
+  die "no cached kernels in $KDIR and KFD_SVM_SKIP_BUILD=1"
+else
+  log "no cached kernels for key $(kernel_key): building them now (about 20 min on 2 cores)"
+  "$KVM_DIR/build-kernel.sh" >/dev/null
+fi
+t1=$(date +%s)
+
+# The guest runs the host's checkout: the native addon must already be built (npm ci / npm run build:native).
+GUEST_TEST=(node node_modules/vitest/vitest.mjs run --config test/kernel-vm/vitest.config.ts --configLoader runner --reporter=verbose)
+[ -f node_modules/vitest/vitest.mjs ] || die "node_modules/vitest missing: run npm ci first"
+
+status=0
+run() {
+  local name="$1"; shift
+  log "=== guest run '$name' ($*) ==="
+  if "$KVM_DIR/run-in-vm.sh" "$@" --out "$OUTROOT/$name" -- "${GUEST_TEST[@]}"; then
+    log "guest run '$name' passed in $(cat "$OUTROOT/$name/wall-seconds") s"
+  else
+    local rc=$?
+    status=1
+    log "guest run '$name' FAILED (exit $rc); console: $OUTROOT/$name/console.log, dmesg: $OUTROOT/$name/dmesg.txt"
+    grep -E 'FAIL|AssertionError|Error:|✗|×' "$OUTROOT/$name/console.log" | head -40 >&2 || true
+  fi
+  # A kernel oops or warning in the guest is a failure even if the tests passed.
+  if [ -f "$OUTROOT/$name/dmesg.txt" ] && grep -nE 'BUG:|Oops|WARNING:|Call Trace' "$OUTROOT/$name/dmesg.txt" >&2; then
+    status=1; log "guest run '$name': kernel oops/warning in dmesg"
+  fi
+}
+run svm-hmm --kernel svm --mode hmm
+run svm-dax --kernel svm --mode dax
+run nosvm --kernel nosvm --mode hmm
+t2=$(date +%s)
+log "kernel: $((t1-t0)) s, guests: $((t2-t1)) s, logs and answers in $OUTROOT"
+[ "$status" = 0 ] && log "kernel-vm conformance: PASS" || log "kernel-vm conformance: FAIL"
+exit "$status"
