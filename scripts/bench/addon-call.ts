@@ -1,7 +1,9 @@
 /**
- * The addon's side of the bridge benchmark: the addon's quick (synchronous) ioctl path on the chosen device.
+ * The addon's side of the bridge benchmark: kfdGetVersion (native/device.cc), the addon's quick synchronous
+ * ioctl. Two paths: the answered call (a real /dev/kfd, or /dev/null under the answer shim), and the rejected
+ * call, where the addon throws its errno error as it must.
  */
-import type { IoctlChoice } from './bridge.js';
+import { loadBenchAddon } from './modules.js';
 
 /** A call under test. `run(n)` issues n calls in its own loop, so each case's loop stays monomorphic. */
 export interface QuickCall {
@@ -10,8 +12,45 @@ export interface QuickCall {
   close(): void;
 }
 
-/** Opens the addon's quick path on the device, or says why it cannot. */
-export async function openAddonQuickCall(choice: IoctlChoice): Promise<QuickCall | string> {
-  void choice;
-  return 'the native addon has not landed yet';
+/**
+ * The addon's GET_VERSION on `device`. `expectErrno` 0: the call must be answered; otherwise it must throw an
+ * error with that errno, and the loop catches it. Returns the reason when the addon cannot be measured.
+ */
+export async function openAddonQuickCall(device: string, expectErrno: number): Promise<QuickCall | string> {
+  const addon = await loadBenchAddon();
+  if (typeof addon === 'string') return addon;
+  const h = addon.kfdOpen(device);
+  const getVersion = addon.kfdGetVersion;
+  let errno: unknown = 0;
+  try {
+    getVersion(h);
+  } catch (e) {
+    errno = (e as { errno?: unknown }).errno;
+  }
+  if (errno !== expectErrno) {
+    addon.kfdClose(h);
+    return `kfdGetVersion on ${device}: expected errno ${expectErrno}, got ${String(errno)}`;
+  }
+  if (expectErrno === 0) {
+    return {
+      description: `kfdGetVersion(handle) → { major, minor }`,
+      run(n: number): void {
+        for (let i = 0; i < n; i++) getVersion(h);
+      },
+      close: () => addon.kfdClose(h),
+    };
+  }
+  return {
+    description: `kfdGetVersion(handle) rejected: throws the errno error, caught in the loop`,
+    run(n: number): void {
+      for (let i = 0; i < n; i++) {
+        try {
+          getVersion(h);
+        } catch {
+          // expected
+        }
+      }
+    },
+    close: () => addon.kfdClose(h),
+  };
 }

@@ -3,15 +3,23 @@
  * calling libc's ioctl (what a Node user would pick instead).
  *
  * With /dev/kfd: AMDKFD_IOC_GET_VERSION, which the kernel answers (kfd_ioctl_get_version). Without it: the
- * same request number on /dev/null, which the kernel rejects cheaply with ENOTTY (null_fops has no
- * unlocked_ioctl, so vfs_ioctl returns -ENOTTY) — the same syscall entry and fd lookup, no driver work.
+ * same request number on /dev/null, which the kernel rejects cheaply with ENOTTY (vfs_ioctl: null_fops has
+ * no unlocked_ioctl) — the same syscall entry and fd lookup, no driver work. There the addon would take its
+ * error path (build and throw an errno error), which a real GET_VERSION never takes; so the addon and the C
+ * floor run under answer-shim.c, which keeps the kernel's rejection but hands the caller KFD's answer, and
+ * the addon's rejected path is measured on its own.
+ *
+ * Each JS case runs in a fresh child process (bridge-child.ts); each round runs every case once, in a
+ * rotating order, and ratios are taken round by round.
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { cLoopBinary, runCLoop } from './cloop.js';
-import { openAddonQuickCall, type QuickCall } from './addon-call.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileC, runCLoop } from './cloop.js';
 import type { Figure, SectionResult, Target } from './report-types.js';
-import { pairedDiff, pairedRatio, summarize, timePerOp } from './stats.js';
 import { fmtSummary, num } from './report.js';
+import { pairedDiff, pairedRatio, summarize } from './stats.js';
 
 /** _IOR('K', 0x01, struct kfd_ioctl_get_version_args): dir READ(2)<<30 | size 8<<16 | 'K'<<8 | 1. */
 export const AMDKFD_IOC_GET_VERSION = ((2 << 30) | (8 << 16) | (0x4b << 8) | 0x01) >>> 0;
@@ -27,27 +35,29 @@ export interface BridgeOptions {
 export interface IoctlChoice {
   device: string;
   request: number;
-  expectedErrno: number;
+  /** What the kernel answers: 0 on /dev/kfd, ENOTTY on /dev/null. */
+  kernelErrno: number;
   description: string;
 }
 
 /** /dev/kfd with GET_VERSION when it opens; /dev/null with the same number otherwise (or when forced). */
 export function chooseIoctl(forceNull = false): IoctlChoice {
+  const hex = `0x${AMDKFD_IOC_GET_VERSION.toString(16)}`;
   if (!forceNull && canOpen('/dev/kfd')) {
     return {
       device: '/dev/kfd',
       request: AMDKFD_IOC_GET_VERSION,
-      expectedErrno: 0,
-      description: `AMDKFD_IOC_GET_VERSION (0x${AMDKFD_IOC_GET_VERSION.toString(16)}) on /dev/kfd: a real KFD ioctl`,
+      kernelErrno: 0,
+      description: `AMDKFD_IOC_GET_VERSION (${hex}) on /dev/kfd: a real KFD ioctl, answered by the driver`,
     };
   }
   return {
     device: '/dev/null',
     request: AMDKFD_IOC_GET_VERSION,
-    expectedErrno: ENOTTY,
+    kernelErrno: ENOTTY,
     description:
-      `no /dev/kfd here: the GET_VERSION request number (0x${AMDKFD_IOC_GET_VERSION.toString(16)}) on /dev/null, ` +
-      'which the kernel rejects with ENOTTY (no ioctl handler): same syscall path, no driver work',
+      `${forceNull ? '--null' : 'no /dev/kfd here'}: the GET_VERSION request number (${hex}) on /dev/null, which the ` +
+      'kernel rejects with ENOTTY (no ioctl handler): the same syscall entry, no driver work',
   };
 }
 
@@ -61,99 +71,119 @@ function canOpen(path: string): boolean {
   }
 }
 
-interface KoffiCall extends QuickCall {
-  lastErrno(): number;
+type ChildCase = 'addon' | 'addon-rejected' | 'koffi';
+type ChildResult = { nsPerCall: number; description: string } | { unavailable: string };
+
+const childScript = join(dirname(fileURLToPath(import.meta.url)), 'bridge-child.js');
+
+function runChild(kind: ChildCase, c: IoctlChoice, n: number, errno: number, env: NodeJS.ProcessEnv): ChildResult {
+  let out: string;
+  try {
+    out = execFileSync(process.execPath, [childScript, kind, c.device, c.request.toString(16), String(n), String(errno)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`bench: bridge child '${kind}' failed: ${(err.stdout || err.stderr || err.message).trim()}`);
+  }
+  const last = out.trim().split('\n').pop() ?? '';
+  const parsed = JSON.parse(last) as Partial<{ nsPerCall: number; description: string; unavailable: string; error: string }>;
+  if (parsed.error !== undefined) throw new Error(`bench: bridge child '${kind}': ${parsed.error}`);
+  if (parsed.unavailable !== undefined) return { unavailable: parsed.unavailable };
+  if (typeof parsed.nsPerCall !== 'number') throw new Error(`bench: bridge child '${kind}' printed ${last}`);
+  return { nsPerCall: parsed.nsPerCall, description: parsed.description ?? kind };
 }
 
-async function openKoffiCall(choice: IoctlChoice): Promise<KoffiCall> {
-  const mod = (await import('koffi')) as typeof import('koffi') & { default?: typeof import('koffi') };
-  const koffi = mod.default ?? mod;
-  const libc = koffi.load('libc.so.6');
-  // The fixed prototype, as a Node user writes it for speed: on x86-64 and arm64 a pointer third argument
-  // is passed the same way to the variadic ioctl(2) wrapper. koffi's variadic call form is slower still.
-  const ioctl = libc.func('int ioctl(int fd, unsigned long request, void *arg)') as (
-    fd: number,
-    request: number,
-    arg: Buffer,
-  ) => number;
-  const fd = openSync(choice.device, 'r+');
-  const arg = Buffer.alloc(8);
-  const request = choice.request;
-  let ret = 0;
-  return {
-    description: "koffi 3 calling libc's ioctl(int, unsigned long, void *) with a Buffer",
-    run(n: number): void {
-      for (let i = 0; i < n; i++) ret = ioctl(fd, request, arg);
-    },
-    lastErrno: () => (ret < 0 ? koffi.errno() : 0),
-    close: () => closeSync(fd),
-  };
-}
+const ns = (r: ChildResult): number => ('nsPerCall' in r ? r.nsPerCall : Number.NaN);
 
 export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
   const choice = chooseIoctl(opts.forceNull);
-  const notes: string[] = [`ioctl: ${choice.description}.`];
   const n = opts.iterations;
-  notes.push(`${opts.rounds} rounds of ${num(n)} calls per case, cases interleaved in each round (order rotated).`);
+  const notes: string[] = [`ioctl: ${choice.description}.`];
 
-  const bin = cLoopBinary();
-  const probe = runCLoop(bin, choice.device, choice.request, 10, 1)[0]!;
-  if (probe.errno !== choice.expectedErrno) {
-    throw new Error(`bench: the C loop got errno ${probe.errno} from ${choice.device}, expected ${choice.expectedErrno}`);
+  const bin = compileC('ioctl-loop.c');
+  const plainEnv: NodeJS.ProcessEnv = { ...process.env };
+  delete plainEnv['LD_PRELOAD'];
+  let answeredEnv = plainEnv;
+  if (choice.kernelErrno !== 0) {
+    const shim = compileC('answer-shim.c', true);
+    answeredEnv = { ...plainEnv, LD_PRELOAD: shim };
+    notes.push(
+      'the C floor and the addon run under answer-shim.c (LD_PRELOAD): the syscall still runs and is rejected, the shim' +
+        " hands back KFD's answer (1.17) so the addon takes the path a real GET_VERSION takes. koffi runs without the" +
+        ' shim (its loop never reads errno, so ENOTTY costs it nothing extra) and is compared with the C loop without' +
+        ' the shim, which also shows what the shim costs.',
+    );
+  }
+  // The answered path's errno: 0 both on /dev/kfd and under the shim.
+  const probe = runCLoop(bin, choice.device, choice.request, 10, 1, answeredEnv)[0]!;
+  if (probe.errno !== 0 || probe.ret !== 0) {
+    throw new Error(`bench: the C loop got ret ${probe.ret} errno ${probe.errno} from ${choice.device}, expected 0`);
   }
 
-  const koffi = await openKoffiCall(choice);
-  koffi.run(1);
-  if (koffi.lastErrno() !== choice.expectedErrno) {
-    throw new Error(`bench: koffi got errno ${koffi.lastErrno()}, expected ${choice.expectedErrno}`);
-  }
-  const addonOrReason = await openAddonQuickCall(choice);
-  const addon = typeof addonOrReason === 'string' ? undefined : addonOrReason;
-  if (addon) notes.push(`addon: ${addon.description}.`);
-  else notes.push(`addon: not measured: ${String(addonOrReason)}.`);
-  notes.push(`koffi: ${koffi.description}.`);
-
-  // Warm-up so the JIT has compiled both JS loops before the first timed round.
-  const warm = Math.max(1000, n / 10);
-  koffi.run(warm);
-  addon?.run(warm);
+  const first = runChild('addon', choice, 1000, 0, answeredEnv);
+  const addonOk = 'nsPerCall' in first;
+  if (addonOk) notes.push(`addon: ${first.description} (through loadAddon()).`);
+  else notes.push(`addon: not measured: ${first.unavailable}.`);
+  notes.push(`koffi: koffi 3 calling libc's ioctl(int, unsigned long, void *) with a Buffer (fixed prototype).`);
+  notes.push(
+    `${opts.rounds} rounds of ${num(n)} calls per case; each JS case in a fresh process (warmed up with a tenth of the` +
+      ' calls first), cases in rotating order within a round.',
+  );
 
   const c: number[] = [];
+  const cRaw: number[] = [];
   const k: number[] = [];
   const a: number[] = [];
   for (let r = 0; r < opts.rounds; r++) {
     const cases: Array<() => void> = [
-      () => c.push(runCLoop(bin, choice.device, choice.request, n, 1)[0]!.nsPerCall),
-      () => k.push(timePerOp(n, () => koffi.run(n))),
+      () => c.push(runCLoop(bin, choice.device, choice.request, n, 1, answeredEnv)[0]!.nsPerCall),
+      () => k.push(ns(runChild('koffi', choice, n, choice.kernelErrno, plainEnv))),
     ];
-    if (addon) cases.push(() => a.push(timePerOp(n, () => addon.run(n))));
+    if (answeredEnv !== plainEnv) {
+      cases.push(() => cRaw.push(runCLoop(bin, choice.device, choice.request, n, 1, plainEnv)[0]!.nsPerCall));
+    }
+    if (addonOk) cases.push(() => a.push(ns(runChild('addon', choice, n, 0, answeredEnv))));
     for (let i = 0; i < cases.length; i++) cases[(i + r) % cases.length]!();
   }
-  koffi.close();
-  addon?.close();
 
   const figures: Figure[] = [{ label: 'C loop (floor)', unit: 'ns/call', value: summarize(c) }];
-  if (addon) figures.push({ label: 'addon', unit: 'ns/call', value: summarize(a) });
+  if (cRaw.length > 0) figures.push({ label: 'C loop without shim', unit: 'ns/call', value: summarize(cRaw) });
+  if (addonOk) figures.push({ label: 'addon', unit: 'ns/call', value: summarize(a) });
   figures.push({ label: 'koffi', unit: 'ns/call', value: summarize(k) });
-  const kOver = pairedDiff(k, c);
-  if (addon) figures.push({ label: 'addon overhead above C', unit: 'ns/call', value: pairedDiff(a, c) });
-  figures.push({ label: 'koffi overhead above C', unit: 'ns/call', value: kOver });
+  if (addonOk) figures.push({ label: 'addon overhead above C', unit: 'ns/call', value: pairedDiff(a, c) });
+  figures.push({ label: 'koffi overhead above C', unit: 'ns/call', value: pairedDiff(k, cRaw.length > 0 ? cRaw : c) });
+
+  // The rejected path, where there is one: what a failing quick call costs through the addon.
+  if (addonOk && choice.kernelErrno !== 0) {
+    const rn = Math.max(200, Math.floor(n / 50));
+    const rr = Math.min(opts.rounds, 5);
+    const rej: number[] = [];
+    const rejC: number[] = [];
+    for (let r = 0; r < rr; r++) {
+      rej.push(ns(runChild('addon-rejected', choice, rn, choice.kernelErrno, plainEnv)));
+      rejC.push(runCLoop(bin, choice.device, choice.request, rn, 1, plainEnv)[0]!.nsPerCall);
+    }
+    figures.push({ label: 'addon, rejected call (throws)', unit: 'ns/call', value: summarize(rej) });
+    notes.push(
+      `rejected path: the addon without the shim, ${rr} rounds of ${num(rn)} calls, each throwing its ENOTTY error` +
+        ` (${num(summarize(rej).median / summarize(rejC).median)}× the C loop).`,
+    );
+  }
 
   const ratios: Figure[] = [];
   const targets: Target[] = [];
-  if (addon) {
+  if (addonOk) {
     const aVsC = pairedRatio(a, c);
-    // Share of koffi's added cost that the addon adds, round by round: (a - c) / (k - c).
-    const share = summarize(a.map((x, i) => (x - c[i]!) / (k[i]! - c[i]!)));
+    // Share of koffi's added cost that the addon adds, round by round: (a - c) / (k - c_raw).
+    const kBase = cRaw.length > 0 ? cRaw : c;
+    const share = summarize(a.map((x, i) => (x - c[i]!) / (k[i]! - kBase[i]!)));
     ratios.push({ label: 'addon / C loop', unit: '×', value: aVsC });
-    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, c) });
+    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, kBase) });
     ratios.push({ label: 'addon overhead / koffi overhead', unit: '×', value: share });
-    targets.push({
-      label: 'addon within 1.25× of the C loop',
-      goal: '≤ 1.25×',
-      measured: fmtSummary(aVsC, '×'),
-      met: aVsC.median <= 1.25,
-    });
+    targets.push({ label: 'addon within 1.25× of the C loop', goal: '≤ 1.25×', measured: fmtSummary(aVsC, '×'), met: aVsC.median <= 1.25 });
     targets.push({
       label: 'addon adds at most a third of what koffi adds',
       goal: '≤ 0.33×',
@@ -161,7 +191,7 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
       met: share.median <= 1 / 3,
     });
   } else {
-    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, c) });
+    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, cRaw.length > 0 ? cRaw : c) });
     targets.push({ label: 'addon within 1.25× of the C loop', goal: '≤ 1.25×', measured: 'n/a', met: null });
     targets.push({ label: 'addon adds at most a third of what koffi adds', goal: '≤ 0.33×', measured: 'n/a', met: null });
   }

@@ -1,10 +1,11 @@
 /**
- * The C floor: compiles scripts/bench/ioctl-loop.c with `cc -O2` into bench/out/ (gitignored), keyed by a
- * hash of the source so an edit recompiles, and runs it.
+ * The C side of the bridge benchmark: compiles scripts/bench/ioctl-loop.c (the floor) and answer-shim.c
+ * (the LD_PRELOAD shim) with `cc -O2` into bench/out/ (gitignored), keyed by a hash of the source so an
+ * edit recompiles, and runs the loop.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './modules.js';
 
@@ -14,28 +15,40 @@ export interface CLoopSample {
   errno: number;
 }
 
-export function cLoopBinary(outDir: string = join(repoRoot, 'bench', 'out')): string {
-  const src = join(repoRoot, 'scripts', 'bench', 'ioctl-loop.c');
+/** Compiles scripts/bench/<source> once per content; `shared` builds a shared object for LD_PRELOAD. */
+export function compileC(source: string, shared = false, outDir: string = join(repoRoot, 'bench', 'out')): string {
+  const src = join(repoRoot, 'scripts', 'bench', source);
   const hash = createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 12);
-  const bin = join(outDir, `ioctl-loop-${hash}`);
-  if (!existsSync(bin)) {
-    mkdirSync(outDir, { recursive: true });
-    const cc = process.env['CC'] ?? 'cc';
-    try {
-      execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-o', bin, src], { stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (e) {
-      const err = e as { stderr?: Buffer; message: string };
-      throw new Error(`bench: compiling ${src} with ${cc} failed: ${err.stderr?.toString().trim() || err.message}`);
-    }
+  const out = join(outDir, `${source.replace(/\.c$/, '')}-${hash}${shared ? '.so' : ''}`);
+  if (existsSync(out)) return out;
+  mkdirSync(outDir, { recursive: true });
+  const cc = process.env['CC'] ?? 'cc';
+  const tmp = `${out}.${process.pid}.tmp`;
+  const args = ['-O2', '-Wall', '-Wextra', ...(shared ? ['-shared', '-fPIC'] : []), '-o', tmp, src];
+  try {
+    execFileSync(cc, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    throw new Error(`bench: compiling ${src} with ${cc} failed: ${err.stderr?.toString().trim() || err.message}`);
   }
-  return bin;
+  // Rename into place so a concurrent run never executes a half-written file.
+  renameSync(tmp, out);
+  return out;
 }
 
 /** Runs `iterations` calls `reps` times in one process; one sample per repetition. */
-export function runCLoop(bin: string, device: string, request: number, iterations: number, reps: number): CLoopSample[] {
+export function runCLoop(
+  bin: string,
+  device: string,
+  request: number,
+  iterations: number,
+  reps: number,
+  env: NodeJS.ProcessEnv = process.env,
+): CLoopSample[] {
   const out = execFileSync(bin, [device, request.toString(16), String(iterations), String(reps)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   return out
     .trim()

@@ -33,3 +33,30 @@ export async function importDist<T>(rel: string): Promise<T> {
   if (!existsSync(file)) throw new Error(`bench: ${file} is missing; run \`npm run build\` first`);
   return (await import(pathToFileURL(file).href)) as T;
 }
+
+/** The addon functions the bench calls (native/device.cc, native/memory.cc). */
+export interface BenchAddon {
+  kfdOpen(path: string): unknown;
+  kfdClose(handle: unknown): void;
+  kfdGetVersion(handle: unknown): { major: number; minor: number };
+  memAlloc(size: number, align2M?: boolean): { handle: unknown; buffer: ArrayBuffer; address: bigint; size: number };
+  memFree(handle: unknown): void;
+}
+
+interface KfdBackendModule {
+  loadAddon(): unknown;
+}
+
+/** The addon through `loadAddon()` of the built kfd backend, or the reason it cannot load. */
+export async function loadBenchAddon(): Promise<BenchAddon | string> {
+  try {
+    const kfd = await importDist<KfdBackendModule>('backend/kfd/index.js');
+    const addon = kfd.loadAddon() as Partial<BenchAddon>;
+    for (const fn of ['kfdOpen', 'kfdClose', 'kfdGetVersion', 'memAlloc', 'memFree'] as const) {
+      if (typeof addon[fn] !== 'function') return `the addon has no ${fn}()`;
+    }
+    return addon as BenchAddon;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * One JS case of the bridge benchmark in a fresh process, so every case starts alike (and the addon's case
+ * can run under the answer shim, which must be preloaded at exec).
+ *
+ *   node bridge-child.js <addon|addon-rejected|koffi> <device> <request hex> <iterations> <expected errno>
+ *
+ * Prints one JSON line: { nsPerCall } or { error }.
+ */
+import { openAddonQuickCall, type QuickCall } from './addon-call.js';
+import { openKoffiCall } from './koffi-call.js';
+import { timePerOp } from './stats.js';
+
+async function main(argv: string[]): Promise<void> {
+  const [kind, device, requestHex, iterStr, errnoStr] = argv;
+  const iterations = Number(iterStr);
+  const expectErrno = Number(errnoStr);
+  if (!kind || !device || !requestHex || !(iterations > 0) || !Number.isInteger(expectErrno)) {
+    throw new Error('usage: bridge-child <addon|addon-rejected|koffi> <device> <request hex> <iterations> <errno>');
+  }
+  let call: QuickCall;
+  if (kind === 'koffi') {
+    const k = await openKoffiCall(device, parseInt(requestHex, 16));
+    k.run(1);
+    if (k.lastErrno() !== expectErrno) throw new Error(`koffi: errno ${k.lastErrno()}, expected ${expectErrno}`);
+    call = k;
+  } else if (kind === 'addon' || kind === 'addon-rejected') {
+    const a = await openAddonQuickCall(device, expectErrno);
+    if (typeof a === 'string') {
+      process.stdout.write(JSON.stringify({ unavailable: a }) + '\n');
+      return;
+    }
+    call = a;
+  } else {
+    throw new Error(`bridge-child: unknown case ${kind}`);
+  }
+  // Warm-up so the loop is optimized before it is timed.
+  call.run(Math.max(1000, Math.floor(iterations / 10)));
+  const nsPerCall = timePerOp(iterations, () => call.run(iterations));
+  call.close();
+  process.stdout.write(JSON.stringify({ nsPerCall, description: call.description }) + '\n');
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stdout.write(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n');
+  process.exitCode = 1;
+});
