@@ -3,7 +3,9 @@
  * ioctl. Two paths: the answered call (a real /dev/kfd, or /dev/null under the answer shim), and the rejected
  * call, where the addon throws its errno error as it must.
  */
-import { loadBenchAddon } from './modules.js';
+import { importDist, loadBenchAddon } from './modules.js';
+
+type KfdModule = typeof import('../../src/backend/kfd/index.js');
 
 /** A call under test. `run(n)` issues n calls in its own loop, so each case's loop stays monomorphic. */
 export interface QuickCall {
@@ -52,5 +54,25 @@ export async function openAddonQuickCall(device: string, expectErrno: number): P
       }
     },
     close: () => addon.kfdClose(h),
+  };
+}
+
+/** The same ioctl one layer up: `Backend.version()` of the kfd backend (the addon call plus its error mapping). */
+export async function openBackendQuickCall(device: string): Promise<QuickCall | string> {
+  let backend: import('../../src/backend/contract.js').Backend;
+  try {
+    const kfd = await importDist<KfdModule>('backend/kfd/index.js');
+    backend = kfd.openKfdBackend({ devicePath: device });
+    backend.version();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  const b = backend;
+  return {
+    description: `openKfdBackend({ devicePath }).version()`,
+    run(n: number): void {
+      for (let i = 0; i < n; i++) b.version();
+    },
+    close: () => b.close(),
   };
 }

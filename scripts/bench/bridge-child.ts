@@ -2,11 +2,11 @@
  * One JS case of the bridge benchmark in a fresh process, so every case starts alike (and the addon's case
  * can run under the answer shim, which must be preloaded at exec).
  *
- *   node bridge-child.js <addon|addon-rejected|koffi> <device> <request hex> <iterations> <expected errno>
+ *   node bridge-child.js <addon|addon-rejected|backend|koffi> <device> <request hex> <iterations> <expected errno>
  *
  * Prints one JSON line: { nsPerCall } or { error }.
  */
-import { openAddonQuickCall, type QuickCall } from './addon-call.js';
+import { openAddonQuickCall, openBackendQuickCall, type QuickCall } from './addon-call.js';
 import { openKoffiCall } from './koffi-call.js';
 import { timePerOp } from './stats.js';
 
@@ -15,7 +15,7 @@ async function main(argv: string[]): Promise<void> {
   const iterations = Number(iterStr);
   const expectErrno = Number(errnoStr);
   if (!kind || !device || !requestHex || !(iterations > 0) || !Number.isInteger(expectErrno)) {
-    throw new Error('usage: bridge-child <addon|addon-rejected|koffi> <device> <request hex> <iterations> <errno>');
+    throw new Error('usage: bridge-child <addon|addon-rejected|backend|koffi> <device> <request hex> <iterations> <errno>');
   }
   let call: QuickCall;
   if (kind === 'koffi') {
@@ -23,8 +23,8 @@ async function main(argv: string[]): Promise<void> {
     k.run(1);
     if (k.lastErrno() !== expectErrno) throw new Error(`koffi: errno ${k.lastErrno()}, expected ${expectErrno}`);
     call = k;
-  } else if (kind === 'addon' || kind === 'addon-rejected') {
-    const a = await openAddonQuickCall(device, expectErrno);
+  } else if (kind === 'addon' || kind === 'addon-rejected' || kind === 'backend') {
+    const a = kind === 'backend' ? await openBackendQuickCall(device) : await openAddonQuickCall(device, expectErrno);
     if (typeof a === 'string') {
       process.stdout.write(JSON.stringify({ unavailable: a }) + '\n');
       return;

@@ -71,7 +71,7 @@ function canOpen(path: string): boolean {
   }
 }
 
-type ChildCase = 'addon' | 'addon-rejected' | 'koffi';
+type ChildCase = 'addon' | 'addon-rejected' | 'backend' | 'koffi';
 type ChildResult = { nsPerCall: number; description: string } | { unavailable: string };
 
 const childScript = join(dirname(fileURLToPath(import.meta.url)), 'bridge-child.js');
@@ -125,7 +125,12 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
 
   const first = runChild('addon', choice, 1000, 0, answeredEnv);
   const addonOk = 'nsPerCall' in first;
-  if (addonOk) notes.push(`addon: ${first.description} (through loadAddon()).`);
+  if (addonOk) {
+    notes.push(
+      `addon: ${first.description} (through loadAddon()); "Backend.version()" is the same call one layer up,` +
+        ' through openKfdBackend({ devicePath }) and its error mapping.',
+    );
+  }
   else notes.push(`addon: not measured: ${first.unavailable}.`);
   notes.push(`koffi: koffi 3 calling libc's ioctl(int, unsigned long, void *) with a Buffer (fixed prototype).`);
   notes.push(
@@ -137,6 +142,7 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
   const cRaw: number[] = [];
   const k: number[] = [];
   const a: number[] = [];
+  const be: number[] = [];
   for (let r = 0; r < opts.rounds; r++) {
     const cases: Array<() => void> = [
       () => c.push(runCLoop(bin, choice.device, choice.request, n, 1, answeredEnv)[0]!.nsPerCall),
@@ -145,13 +151,19 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
     if (answeredEnv !== plainEnv) {
       cases.push(() => cRaw.push(runCLoop(bin, choice.device, choice.request, n, 1, plainEnv)[0]!.nsPerCall));
     }
-    if (addonOk) cases.push(() => a.push(ns(runChild('addon', choice, n, 0, answeredEnv))));
+    if (addonOk) {
+      cases.push(() => a.push(ns(runChild('addon', choice, n, 0, answeredEnv))));
+      cases.push(() => be.push(ns(runChild('backend', choice, n, 0, answeredEnv))));
+    }
     for (let i = 0; i < cases.length; i++) cases[(i + r) % cases.length]!();
   }
 
   const figures: Figure[] = [{ label: 'C loop (floor)', unit: 'ns/call', value: summarize(c) }];
   if (cRaw.length > 0) figures.push({ label: 'C loop without shim', unit: 'ns/call', value: summarize(cRaw) });
   if (addonOk) figures.push({ label: 'addon', unit: 'ns/call', value: summarize(a) });
+  if (addonOk && be.every(Number.isFinite)) {
+    figures.push({ label: 'Backend.version() over the addon', unit: 'ns/call', value: summarize(be) });
+  }
   figures.push({ label: 'koffi', unit: 'ns/call', value: summarize(k) });
   if (addonOk) figures.push({ label: 'addon overhead above C', unit: 'ns/call', value: pairedDiff(a, c) });
   figures.push({ label: 'koffi overhead above C', unit: 'ns/call', value: pairedDiff(k, cRaw.length > 0 ? cRaw : c) });

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { NativeAddon } from '../../src/backend/kfd/index.js';
 
 /** The repository root: the nearest ancestor with the kfd-svm package.json (works from src or compiled). */
 export function findRepoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
@@ -34,28 +35,13 @@ export async function importDist<T>(rel: string): Promise<T> {
   return (await import(pathToFileURL(file).href)) as T;
 }
 
-/** The addon functions the bench calls (native/device.cc, native/memory.cc). */
-export interface BenchAddon {
-  kfdOpen(path: string): unknown;
-  kfdClose(handle: unknown): void;
-  kfdGetVersion(handle: unknown): { major: number; minor: number };
-  memAlloc(size: number, align2M?: boolean): { handle: unknown; buffer: ArrayBuffer; address: bigint; size: number };
-  memFree(handle: unknown): void;
-}
-
-interface KfdBackendModule {
-  loadAddon(): unknown;
-}
+type KfdModule = typeof import('../../src/backend/kfd/index.js');
 
 /** The addon through `loadAddon()` of the built kfd backend, or the reason it cannot load. */
-export async function loadBenchAddon(): Promise<BenchAddon | string> {
+export async function loadBenchAddon(): Promise<NativeAddon | string> {
   try {
-    const kfd = await importDist<KfdBackendModule>('backend/kfd/index.js');
-    const addon = kfd.loadAddon() as Partial<BenchAddon>;
-    for (const fn of ['kfdOpen', 'kfdClose', 'kfdGetVersion', 'memAlloc', 'memFree'] as const) {
-      if (typeof addon[fn] !== 'function') return `the addon has no ${fn}()`;
-    }
-    return addon as BenchAddon;
+    const kfd = await importDist<KfdModule>('backend/kfd/index.js');
+    return kfd.loadAddon();
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }

@@ -4,7 +4,8 @@
  * memFree (mmap + external ArrayBuffer + detach + munmap) against `new ArrayBuffer` (V8's calloc, released
  * by the GC).
  */
-import { loadBenchAddon, type BenchAddon } from './modules.js';
+import type { NativeAddon } from '../../src/backend/kfd/index.js';
+import { loadBenchAddon } from './modules.js';
 import type { Figure, SectionResult, Target } from './report-types.js';
 import { fmtSummary, num } from './report.js';
 import { pairedRatio, summarize, timePerOp, type Summary } from './stats.js';
@@ -39,7 +40,7 @@ const gbps = (nsPerByte: Summary): Summary => ({
 export async function benchZeroCopy(opts: ZeroCopyOptions): Promise<SectionResult> {
   const addonOrReason = await loadBenchAddon();
   if (typeof addonOrReason === 'string') throw new Error(`the addon does not load: ${addonOrReason}`);
-  const addon: BenchAddon = addonOrReason;
+  const addon: NativeAddon = addonOrReason;
   const q = opts.quick;
   const size = q ? 1 << 20 : 64 << 20;
   const rounds = q ? 3 : 9;
