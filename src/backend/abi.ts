@@ -1,3 +1,5 @@
+import { getSystemErrorName } from 'node:util';
+
 /**
  * The KFD kernel ABI as numbers, shared by the kfd backend (which passes them to the addon) and the
  * simulator (which answers them). Values are from include/uapi/linux/kfd_ioctl.h of Linux 6.12; the native
@@ -112,5 +114,10 @@ export type ErrnoName = keyof typeof Errno;
 const errnoNames = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
 /** The symbolic name of an errno, as Node's `util.getSystemErrorName` would give it. */
 export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+  const n = Math.abs(errno);
+  const known = errnoNames.get(n);
+  if (known) return known;
+  // Errnos outside the KFD table (EISDIR from open(2), say): the platform's name, else 'E<n>'.
+  const sys = n === 0 ? '' : getSystemErrorName(-n);
+  return /^E[A-Z0-9]+$/.test(sys) ? sys : `E${n}`;
 }

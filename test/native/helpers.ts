@@ -1,0 +1,42 @@
+/** Shared by the native tests: the loaded addon, the process's fd count, and a forced GC. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { loadAddon, type NativeAddon } from '../../src/backend/kfd/index.js';
+
+export const addon: NativeAddon = loadAddon();
+
+/** Open fds of this process (the readdir's own fd included, identically every time). */
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+setFlagsFromString('--expose-gc');
+const gcFn = runInNewContext('gc') as () => void;
+
+/**
+ * Collects garbage until `done()` holds, letting finalizers (which Node runs from a SetImmediate after the
+ * collection) run between rounds. Bounded by rounds, not time.
+ */
+export async function gcUntil(done: () => boolean, rounds = 50): Promise<boolean> {
+  for (let i = 0; i < rounds; i++) {
+    gcFn();
+    await new Promise((r) => setImmediate(r));
+    if (done()) return true;
+  }
+  return done();
+}
+
+/** Whether /proc/self/maps has a mapping that covers exactly [start, start + size). */
+export function isMapped(start: bigint, size: number): boolean {
+  const end = start + BigInt(size);
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const [range] = line.split(' ');
+    const [a, b] = (range ?? '').split('-');
+    if (a === undefined || b === undefined) continue;
+    const lo = BigInt(`0x${a}`);
+    const hi = BigInt(`0x${b}`);
+    if (lo <= start && end <= hi) return true;
+  }
+  return false;
+}
