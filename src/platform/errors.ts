@@ -46,3 +46,15 @@ export class TopologyUnstableError extends PlatformError {
     this.reasons = reasons;
   }
 }
+
+/** The TreeReader itself failed (an I/O error other than "not there", e.g. EACCES under a device cgroup). */
+export class TopologyReadError extends PlatformError {
+  readonly path: string;
+  override readonly cause: unknown;
+
+  constructor(path: string, cause: unknown) {
+    super(`topology: reading ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.path = path;
+    this.cause = cause;
+  }
+}
