@@ -72,8 +72,10 @@ export function iomemEntries(profile: MachineProfile): IomemEntry[] {
   if (profile.firmware === 'qemu-q35') return qemuEntries(profile);
   const top: IomemEntry[] = [];
   const totalRam = profile.cpus.reduce((s, c) => s + BigInt(c.memoryBytes), 0n);
-  const lowEnd = totalRam < LOW_RAM_END + 1n - 0x100000n ? 0x100000n + totalRam - 1n : LOW_RAM_END;
-  const lowRam = lowEnd + 1n - 0x100000n;
+  // Installed RAM = the 636 KiB below 640 KiB + low RAM from 1 MiB + RAM above 4 GiB.
+  const BASE_RAM = 0xa0000n - 0x1000n;
+  const lowEnd = totalRam < LOW_RAM_END + 1n - 0x100000n + BASE_RAM ? 0x100000n + totalRam - BASE_RAM - 1n : LOW_RAM_END;
+  const lowRam = lowEnd + 1n - 0x100000n + BASE_RAM;
 
   top.push(e(0x0n, 0xfffn, 'Reserved'));
   top.push(e(0x1000n, 0x9ffffn, 'System RAM'));
