@@ -4,6 +4,10 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerReport } from './commands/report.js';
+import { registerSmoke } from './commands/smoke.js';
+import { registerInfo } from './commands/info.js';
+import { registerBench } from './commands/bench.js';
+import { registerEvents } from './commands/events.js';
 import type { CommandContext } from './commands/context.js';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { line, type CliIo } from './io.js';
@@ -42,6 +46,10 @@ export function buildProgram(ctx: CommandContext): Command {
       '  kfd-svm bench --svg bw.svg        bandwidth sweep, chart as SVG\n' +
       '  kfd-svm events --json             SMI events as JSON lines',
   );
+  registerInfo(program, ctx);
+  registerSmoke(program, ctx);
+  registerBench(program, ctx);
+  registerEvents(program, ctx);
   registerReport(program, ctx);
   return program;
 }

@@ -8,6 +8,8 @@ export function renderTable(head: string[], rows: (string | number)[][], opts: {
   const table = new Table({
     head,
     style: { head: [], border: [], compact: false },
+    // No rule between body rows: denser, and still aligned.
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     ...(opts.align ? { colAligns: opts.align } : {}),
   });
   for (const r of rows) table.push(r.map((c) => String(c)));
