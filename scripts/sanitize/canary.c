@@ -1,0 +1,42 @@
+/*
+ * The sanitizer run's self-check: a tiny Node-API module built with the same -fsanitize flags as the addon,
+ * with one deliberate use after free (`overflow()`) and one deliberate signed overflow (`ubOverflow(n)`).
+ * run.sh calls each in a child node process first and requires a report from each; if either goes
+ * unreported (runtime not preloaded, options lost, log_path not written), every later "no report" would
+ * prove nothing, so the run fails.
+ */
+#include <limits.h>
+#include <node_api.h>
+#include <stdlib.h>
+
+static napi_value Overflow(napi_env env, napi_callback_info info) {
+  (void)info;
+  volatile char *p = malloc(8);
+  free((void *)p);
+  p[0] = 1; /* heap-use-after-free: only ASan sees it */
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value UbOverflow(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_get_value_int32(env, argv[0], &n);
+  volatile int x = INT_MAX;
+  x += n; /* signed overflow for n > 0 */
+  napi_value r;
+  napi_create_int32(env, x, &r);
+  return r;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  napi_value f;
+  napi_create_function(env, "overflow", NAPI_AUTO_LENGTH, Overflow, NULL, &f);
+  napi_set_named_property(env, exports, "overflow", f);
+  napi_create_function(env, "ubOverflow", NAPI_AUTO_LENGTH, UbOverflow, NULL, &f);
+  napi_set_named_property(env, exports, "ubOverflow", f);
+  return exports;
+}

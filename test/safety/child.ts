@@ -1,0 +1,62 @@
+/**
+ * Runs a scenario in a child node process, so that a crash (SIGSEGV, an abort, a sanitizer halting the
+ * process) is a failed assertion here rather than the end of the test runner, and so that fd and mapping
+ * counts start from a process nobody else has touched.
+ *
+ * The child loads the same addon binary as this process (KFD_SVM_NATIVE_PATH when set, as under
+ * scripts/sanitize/run.sh, else what node-gyp-build resolves) and inherits the environment, so under the
+ * sanitizer run it carries LD_PRELOAD=libasan and the sanitizer options too.
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../../src/backend/kfd/index.js';
+
+const require = createRequire(import.meta.url);
+
+/** The addon binary the tests exercise. */
+export const addonPath: string = process.env.KFD_SVM_NATIVE_PATH
+  ? resolve(process.env.KFD_SVM_NATIVE_PATH)
+  : (require('node-gyp-build') as { resolve(dir: string): string }).resolve(packageRoot());
+
+const harnessUrl = pathToFileURL(resolve(packageRoot(), 'test/safety/child/harness.mjs')).href;
+
+export interface ChildRun<T> {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** What the child passed to report(), if it got that far. */
+  result: T | undefined;
+}
+
+/** Sanitizer and fatal-error banners: any of these in a child's stderr fails the case. */
+const CRASH_MARKERS = /AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|FATAL ERROR|Segmentation fault|Aborted|terminate called/;
+
+/**
+ * Runs `body` (an ES module body; `h` is the harness: addon, fds, maps, isMapped, gcUntil, errorOf, report)
+ * in a fresh `node --expose-gc`.
+ */
+export function runChild<T = unknown>(body: string, timeoutMs = 120_000): ChildRun<T> {
+  const src = `import * as h from ${JSON.stringify(harnessUrl)};\nconst { addon } = h;\n${body}\n`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', src], {
+    env: { ...process.env, KFD_SVM_NATIVE_PATH: addonPath },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+  });
+  const stdout = r.stdout ?? '';
+  const at = stdout.lastIndexOf('@@RESULT@@');
+  const result = at >= 0 ? (JSON.parse(stdout.slice(at + 10).split('\n')[0] ?? 'null') as T) : undefined;
+  return { status: r.status, signal: r.signal, stdout, stderr: r.stderr ?? '', result };
+}
+
+/** The child's report, after checking it exited 0, on no signal, with no crash or sanitizer banner. */
+export function childResult<T>(run: ChildRun<T>): T {
+  const why = `child exit ${run.status} signal ${run.signal}\n--- stderr ---\n${run.stderr.slice(-6000)}`;
+  if (run.signal !== null || run.status !== 0 || CRASH_MARKERS.test(run.stderr) || run.result === undefined) {
+    throw new Error(`the child process failed: ${why}`);
+  }
+  return run.result;
+}
