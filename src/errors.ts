@@ -29,6 +29,8 @@ export type ApiErrorCode =
   | 'EUNKNOWNGPU'
   /** An argument the API cannot encode (wrong type, out of range, unknown name). */
   | 'EARG'
+  /** The machine description (KFD topology) could not be read. */
+  | 'EPARSE'
   /** The kernel answered with an errno this package has no name for (see `errno`). */
   | 'EKERNEL';
 
@@ -46,6 +48,7 @@ export const SVM_ERROR_CODES: readonly SvmErrorCode[] = [
   'ESPAN',
   'EUNKNOWNGPU',
   'EARG',
+  'EPARSE',
   'EKERNEL',
 ];
 
@@ -133,6 +136,8 @@ const DEFAULT_HINTS: Record<SvmErrorCode, string> = {
     'A span is { offset, length } in bytes: both multiples of 4096, length > 0, and offset + length no more than the buffer size.',
   EUNKNOWNGPU: 'Pass one of device.gpus (or its gpuId).',
   EARG: 'Check the argument against the documented type and range.',
+  EPARSE:
+    'The KFD topology under /sys/class/kfd/kfd/topology could not be read consistently: retry, and check dmesg for amdgpu errors.',
   EKERNEL: 'The kernel returned an errno this package does not know; see `errno` and `dmesg`.',
 };
 

@@ -10,22 +10,11 @@ import { SmiEvent, smiEventMask } from './backend/abi.js';
 import type { SmiEventSource } from './backend/contract.js';
 import { SvmError, toSvmError } from './errors.js';
 import { describe, resolveGpu, type Gpu, type GpuRef } from './gpu.js';
-import { parseSmiEvents, type SmiEventRecord } from './platform/smi-events.js';
+import { parseSmiEvents, type SmiEventKind, type SmiEventRecord } from './platform/smi-events.js';
 import type { RangeHost } from './range-host.js';
 
-/** Event kinds, by the kernel's names (enum kfd_smi_event) in kebab case. */
-export type EventKind =
-  | 'vmfault'
-  | 'thermal-throttle'
-  | 'gpu-pre-reset'
-  | 'gpu-post-reset'
-  | 'migrate-start'
-  | 'migrate-end'
-  | 'page-fault-start'
-  | 'page-fault-end'
-  | 'queue-eviction'
-  | 'queue-restore'
-  | 'unmap-from-gpu';
+/** Event kinds, by the kernel's names (enum kfd_smi_event) in kebab case, as the parser names them. */
+export type EventKind = SmiEventKind;
 
 const KIND_IDS: Record<EventKind, number> = {
   vmfault: SmiEvent.VMFAULT,

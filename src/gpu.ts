@@ -11,7 +11,7 @@ export interface Gpu {
   readonly gpuId: number;
   /** The topology node index (`/sys/class/kfd/kfd/topology/nodes/<nodeId>`). */
   readonly nodeId: number;
-  /** Marketing name, e.g. 'AMD Instinct MI250X'. */
+  /** The ASIC name the kernel writes in the topology node's `name` file, e.g. 'aldebaran'. */
   readonly name: string;
   /** The gfx target, e.g. 'gfx90a'. */
   readonly gfxTarget: string;
@@ -23,6 +23,11 @@ export interface Gpu {
    * False for PCIe GPUs, whose VRAM pages are MEMORY_DEVICE_PRIVATE (a CPU touch migrates them back).
    */
   readonly coherent: boolean;
+  /**
+   * An APU (MI300A): GPU and CPU share one memory, so a prefetch to the GPU migrates nothing
+   * (svm_range_best_prefetch_location answers system memory for an APU).
+   */
+  readonly apu: boolean;
   /** The GPU can run with XNACK (retry on page fault) enabled. */
   readonly xnackCapable: boolean;
   /** The GPU supports the SVM API (HSA_CAP_SVMAPI_SUPPORTED). */
@@ -91,13 +96,4 @@ export function describe(v: unknown): string {
   } catch {
     return Object.prototype.toString.call(v);
   }
-}
-
-/** 'gfx90a' from gfx_target_version 90010: major*10000 + minor*100 + stepping, minor and stepping in hex. */
-export function gfxTargetName(version: number): string {
-  if (!Number.isInteger(version) || version <= 0) return 'unknown';
-  const major = Math.floor(version / 10000);
-  const minor = Math.floor(version / 100) % 100;
-  const stepping = version % 100;
-  return `gfx${major}${minor.toString(16)}${stepping.toString(16)}`;
 }

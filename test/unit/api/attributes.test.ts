@@ -21,6 +21,7 @@ function gpu(gpuId: number, nodeId: number): Gpu {
     gfxTarget: 'gfx90a',
     vramBytes: 64 * 2 ** 30,
     coherent: true,
+    apu: false,
     xnackCapable: true,
     svmCapable: true,
     pciAddress: `0000:${(0xc0 + nodeId).toString(16)}:00.0`,

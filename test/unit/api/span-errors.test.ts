@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Errno } from '../../../src/backend/abi.js';
 import { KernelError } from '../../../src/backend/errors.js';
 import { SVM_ERROR_CODES, SvmError, defaultHint, toSvmError } from '../../../src/errors.js';
-import { gfxTargetName, resolveGpu } from '../../../src/gpu.js';
+import { resolveGpu } from '../../../src/gpu.js';
 import { resolveSpan } from '../../../src/span.js';
 
 function code(f: () => unknown): string | undefined {
@@ -87,12 +87,6 @@ describe('toSvmError', () => {
 });
 
 describe('gpu helpers', () => {
-  it('names gfx targets as the ROCm tools do', () => {
-    expect(gfxTargetName(90010)).toBe('gfx90a');
-    expect(gfxTargetName(90402)).toBe('gfx942');
-    expect(gfxTargetName(90008)).toBe('gfx908');
-    expect(gfxTargetName(110000)).toBe('gfx1100');
-  });
   it('resolves gpu refs and rejects unknown ones', () => {
     const g = { gpuId: 7 } as never;
     expect(resolveGpu([g], 7)).toBe(g);
