@@ -4,7 +4,7 @@
  * and bandwidth outliers within each GPU kind. Pure: the caller reads the files.
  */
 import { DEFAULT_OUTLIER_RULE, outlierBounds, type OutlierRule } from './stats.js';
-import { readNodeReport, type CheckStatus, type Direction, type NodeReport } from './node-report.js';
+import { readNodeReport, type CheckStatus, type Direction, type LinkKind, type NodeReport } from './node-report.js';
 import { expandHostlist, shortHost } from './hostlist.js';
 
 export const SUMMARY_FORMAT = 'kfd-svm-report-summary';
@@ -65,6 +65,9 @@ export interface Outlier {
 export interface BandwidthGroup {
   gpuName: string;
   gfxTarget: string;
+  /** Null when the reports did not say (older reports). */
+  link: LinkKind | null;
+  vramBytes: number | null;
   direction: Direction;
   bytes: number;
   /** Samples (one per GPU per node). */
@@ -192,10 +195,13 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
   const groups = new Map<string, { key: Omit<BandwidthGroup, 'n' | 'median' | 'mad' | 'low' | 'high' | 'outliers'>; samples: { host: string; gpuId: number; v: number }[] }>();
   for (const { report } of accepted) {
     for (const s of report.bandwidth) {
-      const k = `${s.gpuName}\0${s.gfxTarget}\0${s.direction}\0${s.bytes}`;
+      const k = `${s.gpuName}\0${s.gfxTarget}\0${s.link ?? ''}\0${s.vramBytes ?? ''}\0${s.direction}\0${s.bytes}`;
       let g = groups.get(k);
       if (!g) {
-        g = { key: { gpuName: s.gpuName, gfxTarget: s.gfxTarget, direction: s.direction, bytes: s.bytes }, samples: [] };
+        g = {
+          key: { gpuName: s.gpuName, gfxTarget: s.gfxTarget, link: s.link ?? null, vramBytes: s.vramBytes ?? null, direction: s.direction, bytes: s.bytes },
+          samples: [],
+        };
         groups.set(k, g);
       }
       g.samples.push({ host: report.host, gpuId: s.gpuId, v: s.bytesPerSecond });
@@ -236,6 +242,8 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
     (a, b) =>
       collator.compare(a.gpuName, b.gpuName) ||
       collator.compare(a.gfxTarget, b.gfxTarget) ||
+      collator.compare(a.link ?? '', b.link ?? '') ||
+      (a.vramBytes ?? 0) - (b.vramBytes ?? 0) ||
       collator.compare(a.direction, b.direction) ||
       a.bytes - b.bytes,
   );

@@ -30,11 +30,19 @@ export interface CheckResult {
   diagnostics?: Record<string, DiagValue>;
 }
 
+/** How a GPU reaches system memory: what sets its migration bandwidth as much as the chip does. */
+export type LinkKind = 'coherent' | 'pcie' | 'apu';
+
 export interface BandwidthSample {
   gpuId: number;
-  /** Marketing name and gfx target: together they are the "GPU kind" nodes are compared within. */
+  /**
+   * Name, gfx target, link and VRAM size together are the "GPU kind" nodes are compared within: the KFD
+   * topology names an MI210 (PCIe) and an MI250X GCD (coherent) both "aldebaran", gfx90a.
+   */
   gpuName: string;
   gfxTarget: string;
+  link?: LinkKind;
+  vramBytes?: number;
   direction: Direction;
   bytes: number;
   seconds: number;
@@ -124,10 +132,14 @@ function readSample(v: unknown): BandwidthSample | undefined {
   if (gpuId === undefined || (direction !== 'to-gpu' && direction !== 'to-system') || bytes === undefined) return undefined;
   if (bytesPerSecond === undefined && seconds !== undefined && seconds > 0) bytesPerSecond = bytes / seconds;
   if (bytesPerSecond === undefined || bytesPerSecond <= 0) return undefined;
+  const link = v.link === 'coherent' || v.link === 'pcie' || v.link === 'apu' ? v.link : undefined;
+  const vramBytes = num(v.vramBytes);
   return {
     gpuId,
     gpuName: str(v.gpuName) ?? 'unknown GPU',
     gfxTarget: str(v.gfxTarget) ?? 'unknown',
+    ...(link !== undefined ? { link } : {}),
+    ...(vramBytes !== undefined ? { vramBytes } : {}),
     direction,
     bytes,
     seconds: seconds ?? bytes / bytesPerSecond,
@@ -239,6 +251,11 @@ export function readNodeReport(text: string): ReadResult {
   report.ok = complete && !checks.some((c) => c.status === 'fail');
   if (bool(data.ok) === true && !report.ok) warnings.push('the report says ok but has failures or is unfinished');
   return { readable: true, report, warnings };
+}
+
+/** The link kind of a GPU. */
+export function linkOf(g: { coherent: boolean; apu?: boolean }): LinkKind {
+  return g.apu ? 'apu' : g.coherent ? 'coherent' : 'pcie';
 }
 
 /** What `process.env` says about the Slurm job this process runs in, if any. */

@@ -8,6 +8,7 @@ import type { Device, Gpu } from '../index.js';
 import type { BandwidthSample } from '../report/node-report.js';
 import { deviceClock } from './clock.js';
 import { median } from '../report/stats.js';
+import { bandwidthSample } from './sample.js';
 
 export interface BenchOptions {
   sizes: readonly number[];
@@ -57,16 +58,7 @@ export async function runBench(device: Device, gpus: readonly Gpu[], opts: Bench
       for (const direction of ['to-gpu', 'to-system'] as const) {
         const ns = best[direction];
         if (!(ns > 0) || !Number.isFinite(ns)) continue;
-        samples.push({
-          gpuId: gpu.gpuId,
-          gpuName: gpu.name,
-          gfxTarget: gpu.gfxTarget,
-          direction,
-          bytes: size,
-          seconds: ns / 1e9,
-          bytesPerSecond: size / (ns / 1e9),
-          clock: clock.kind,
-        });
+        samples.push(bandwidthSample(gpu, direction, size, ns, clock.kind));
       }
     }
   }

@@ -115,6 +115,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
       const stop = new AbortController();
       const unsubscribe = io.onSignal(() => stop.abort());
       let timer: NodeJS.Timeout | undefined;
+      let keepAlive: NodeJS.Timeout | undefined;
       let n = 0;
       let demo: Promise<void> | undefined;
       try {
@@ -124,6 +125,9 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
           return;
         }
         const stream = device.events({ gpus, ...(opts.kinds ? { kinds: opts.kinds } : {}), signal: stop.signal });
+        // Keep Node's event loop alive while waiting: a quiet event source (the sim with no workload) holds
+        // no handle, and Node would otherwise exit mid-await (exit code 13).
+        keepAlive = setInterval(() => undefined, 1 << 30);
         if (opts.duration !== undefined) timer = setTimeout(() => stop.abort(), opts.duration * 1000);
         const runDemo = opts.demo ?? device.backend === 'sim';
         if (io.stderr.isTTY) {
@@ -142,6 +146,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
       } finally {
         stop.abort();
         if (timer) clearTimeout(timer);
+        if (keepAlive) clearInterval(keepAlive);
         await demo;
         unsubscribe();
         await device.close();

@@ -3,6 +3,7 @@ import { renderTable } from '../format/table.js';
 import { formatBytes, formatPercent, formatRate } from '../format/units.js';
 
 const STATUS_LABEL = { fail: 'FAIL', incomplete: 'INCOMPLETE', unreadable: 'UNREADABLE', missing: 'MISSING', pass: 'pass' } as const;
+const LINK_LABEL = { coherent: 'coherent link', pcie: 'PCIe', apu: 'APU' } as const;
 const DIRECTION_LABEL = { 'to-gpu': 'system→GPU', 'to-system': 'GPU→system' } as const;
 
 /** Cuts a long list for a table cell: "a, b, c (+4 more)". */
@@ -64,7 +65,7 @@ export function renderReport(s: ReportSummary): string {
       renderTable(
         ['GPU kind', 'direction', 'size', 'samples', 'median', 'MAD', 'outliers'],
         s.bandwidth.map((g) => [
-          `${g.gpuName} (${g.gfxTarget})`,
+          [g.gpuName, g.gfxTarget, g.link ? LINK_LABEL[g.link] : null, g.vramBytes !== null ? formatBytes(g.vramBytes) : null].filter(Boolean).join(' · '),
           DIRECTION_LABEL[g.direction],
           formatBytes(g.bytes),
           g.n,

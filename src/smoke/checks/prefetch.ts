@@ -2,6 +2,7 @@ import type { Gpu } from '../../index.js';
 import { check, checkEqual, fail, skip } from '../assert.js';
 import { checkPattern, fillPattern } from '../pattern.js';
 import { allIn, describeResidency, residency } from '../sim-view.js';
+import { bandwidthSample } from '../sample.js';
 import type { SmokeCheck } from '../types.js';
 
 export function gpuLabel(g: Gpu): string {
@@ -57,18 +58,9 @@ export const prefetchCheck: SmokeCheck = {
         ['to-system', t3 - t2],
       ] as const) {
         if (!(ns > 0)) continue;
-        const seconds = ns / 1e9;
-        out.bandwidth({
-          gpuId: gpu.gpuId,
-          gpuName: gpu.name,
-          gfxTarget: gpu.gfxTarget,
-          direction,
-          bytes: bufferBytes,
-          seconds,
-          bytesPerSecond: bufferBytes / seconds,
-          clock: clock.kind,
-        });
-        out.diag(`${direction}GBps`, Number((bufferBytes / seconds / 1e9).toFixed(2)));
+        const sample = bandwidthSample(gpu, direction, bufferBytes, ns, clock.kind);
+        out.bandwidth(sample);
+        out.diag(`${direction}GBps`, Number((sample.bytesPerSecond / 1e9).toFixed(2)));
       }
     } finally {
       buf.free();
