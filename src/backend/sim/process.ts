@@ -71,6 +71,9 @@ export interface ProcessOptions {
 
 const U = SvmLocation.UNDEFINED;
 const ALL_GPUS = -1;
+const SHIFT = BigInt(PAGE_SHIFT);
+const PAGE_MASK = BigInt(PAGE_SIZE - 1);
+const U64_MAX = (1n << 64n) - 1n;
 const pow2 = (n: number): number => 2 ** n;
 
 /** kfd_migrate.c: svm_migrate_to_ram / svm_range_restore_pages: the granule around `page`, clipped to the range. */
@@ -242,10 +245,12 @@ export class KfdProcess {
    */
   private isValid(start: bigint, size: bigint): void {
     if (size === 0n) throw new ModelError(Errno.EINVAL, 'size 0');
-    const startB = start << BigInt(PAGE_SHIFT);
-    if (startB + (size << BigInt(PAGE_SHIFT)) > (1n << 64n) - 1n) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
+    if ((start << SHIFT) + (size << SHIFT) > U64_MAX) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
     const a = Number(start);
     const b = Number(start + size);
+    // The common case: one anonymous VMA holds the whole span.
+    const first = this.space.vmas.runAt(a);
+    if (first && first.end >= b && first.value === 'anon') return;
     if (this.space.vmas.firstGap(a, b)) throw new ModelError(Errno.EFAULT, 'span not fully mapped');
     if (this.space.vmas.find(a, b, (k) => k !== 'anon')) throw new ModelError(Errno.EFAULT, 'span includes a device mapping');
   }
@@ -254,11 +259,10 @@ export class KfdProcess {
 
   /** kfd_chardev.c: kfd_ioctl_svm, then kfd_svm.c: svm_ioctl. Addresses in bytes. */
   svm(op: number, start: bigint, size: bigint, attrs: SvmAttribute[]): SvmAttribute[] {
-    const mask = BigInt(PAGE_SIZE - 1);
-    if ((start & mask) !== 0n || (size & mask) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    if ((start & PAGE_MASK) !== 0n || (size & PAGE_MASK) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
     if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
-    const s = start >> BigInt(PAGE_SHIFT);
-    const n = size >> BigInt(PAGE_SHIFT);
+    const s = start >> SHIFT;
+    const n = size >> SHIFT;
     switch (op) {
       case 0:
         this.setAttr(s, n, attrs);
@@ -784,12 +788,12 @@ export class KfdProcess {
       const g = idx === undefined ? undefined : this.gpus[idx];
       const location: PageLocation = !g ? 'system' : g.kind === 'coherent' ? 'device-coherent' : 'device-private';
       const prev = out[out.length - 1];
-      const start = BigInt(s) << BigInt(PAGE_SHIFT);
+      const start = BigInt(s) << SHIFT;
       if (prev && prev.start + prev.size === start && prev.location === location && prev.gpuId === g?.gpuId) {
-        prev.size += BigInt(e - s) << BigInt(PAGE_SHIFT);
+        prev.size += BigInt(e - s) << SHIFT;
         return;
       }
-      const run: SnapshotRun = { start, size: BigInt(e - s) << BigInt(PAGE_SHIFT), location };
+      const run: SnapshotRun = { start, size: BigInt(e - s) << SHIFT, location };
       if (g) run.gpuId = g.gpuId;
       out.push(run);
     };

@@ -129,7 +129,7 @@ describe('sim = naive per-page model', () => {
   it('private + coherent GPUs, no hive', async () => {
     await fc.assert(fc.asyncProperty(fc.boolean(), fc.array(opArb, { minLength: 1, maxLength: 25 }), async (x, ops) => {
       await run(twoGpus({ xnackDefault: x }), ops);
-    }), { numRuns: 300 });
+    }), { numRuns: 200 });
   });
 
   it('two coherent GPUs in one hive, and an APU', async () => {
