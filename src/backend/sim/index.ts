@@ -170,8 +170,8 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
   let closed = false;
   let topology: MachineText['topology'] | null = null;
 
-  const open = (request: string): void => {
-    if (closed) throw new KernelError(Errno.EBADF, 'ioctl', request, '/dev/kfd is closed');
+  const open = (request: string, syscall = 'ioctl'): void => {
+    if (closed) throw new KernelError(Errno.EBADF, syscall, request, 'the backend is closed');
   };
   const gpuOrEinval = (request: string, gpuId: number): SimGpu => {
     const g = proc.gpu(gpuId);
@@ -227,7 +227,7 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
     async gpuAccess(gpuId, start, size, mode) {
       checkU64('start', start);
       checkU64('size', size);
-      open('gpuAccess');
+      open('gpuAccess', 'gpuAccess');
       const g = proc.gpu(gpuId);
       if (!g) throw new KernelError(Errno.EINVAL, 'gpuAccess', undefined, `no GPU 0x${gpuId.toString(16)}`);
       if (!proc.hasVm(g)) throw new KernelError(Errno.EINVAL, 'gpuAccess', undefined, 'no GPU VM acquired for this GPU');
@@ -326,7 +326,7 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
     },
 
     alloc(size, options?: AllocOptions) {
-      open('mmap');
+      open('anonymous memory', 'mmap');
       return proc.space.map(size, options, 'anon');
     },
 
@@ -342,7 +342,7 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
       checkU64('start', start);
       checkU64('size', size);
       if (mode !== 'read' && mode !== 'write') throw new TypeError(`mode must be 'read' or 'write'`);
-      open('cpuAccess');
+      open('cpuAccess', 'access');
       if (size === 0n) return;
       const [a, b] = toPages(start, size);
       if (!proc.cpuAccess(a, b)) {

@@ -41,6 +41,26 @@ describe.each(PROFILE_IDS)('profile %s', (id) => {
   });
 });
 
+describe('device-kind rules per profile', () => {
+  it.each([
+    ['mi250x', 'device-coherent'],
+    ['mi210', 'device-private'],
+    ['mi300x', 'device-private'],
+    ['mi300a', 'system'],
+  ] as const)('%s: a prefetch to the first GPU leaves the pages %s', async (id, where) => {
+    const b = createSimBackend({ profile: id });
+    const g = b.profile.gpus[0]!;
+    b.acquireVm(g.gpuId, g.drmRenderMinor);
+    const m = b.alloc(1 << 20);
+    await b.svmSetAttr(m.address, BigInt(m.size), [{ type: T.PREFETCH_LOC, value: g.gpuId }]);
+    expect(b.snapshot(m.address, BigInt(m.size))[0]!.location).toBe(where);
+  });
+
+  it('an unknown profile id is an Error naming the valid ones', () => {
+    expect(() => createSimBackend({ profile: 'mi999' })).toThrow(/mi250x/);
+  });
+});
+
 describe('SMI lines parse with the platform parser', () => {
   it('every event the model writes for a prefetch, a GPU fault, a CPU fault and a free is a known record', async () => {
     const b = createSimBackend({ profile: 'mi210', pid: 321 });
