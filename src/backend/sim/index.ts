@@ -23,6 +23,8 @@ import type { SimGpu } from './devices.js';
 import { KfdProcess, ModelError, type SimCounters, type SnapshotRun } from './process.js';
 
 export type { SimCounters, SnapshotRun, PageLocation } from './process.js';
+/** The ABI constants a caller of the raw backend needs, so `kfd-svm/sim` is usable on its own. */
+export { SvmAttrType, SvmFlag, SvmLocation, SmiEvent, smiEventMask, MigrateTrigger } from '../abi.js';
 
 export interface SimBackendOptions {
   /** A profile id ('mi250x' default, 'mi210', 'mi300a', 'mi300x', 'cpu-only') or a profile object. */
