@@ -3,7 +3,8 @@
  * that go to the same terminal are printed above the bar (cli-progress MultiBar.log) so the two don't
  * tear each other; when stdout is redirected they go straight to it.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 import type { CliIo } from './io.js';
 
 export interface Progress {
@@ -21,6 +22,8 @@ export function createProgress(io: CliIo, enabled = io.stderr.isTTY === true): P
   if (!enabled) {
     return { start() {}, tick() {}, setTotal() {}, print: printPlain, stop() {} };
   }
+  // Loaded only when a bar is shown (a CommonJS module).
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const multi = new cliProgress.MultiBar(
     {
       stream: io.stderr as NodeJS.WritableStream,
@@ -33,7 +36,7 @@ export function createProgress(io: CliIo, enabled = io.stderr.isTTY === true): P
     },
     cliProgress.Presets.shades_classic,
   );
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: CliProgress.SingleBar | undefined;
   const sameTerminal = io.stdout.isTTY === true;
   return {
     start(total, label) {

@@ -7,7 +7,8 @@
  * workload (prefetch round trips and CPU touches) runs by default so there is something to see.
  */
 import type { Command } from 'commander';
-import { EVENT_KINDS, type Device, type EventKind, type Gpu, type SvmEvent } from '../../index.js';
+import type { Device, EventKind, Gpu, SvmEvent } from '../../index.js';
+import { UsageError } from '../errors.js';
 import { line } from '../io.js';
 import { parseGpuList, parseNameList, parsePositiveInt, parseSeconds, selectGpus, type GpuSelector } from '../options.js';
 import type { CommandContext } from './context.js';
@@ -16,7 +17,7 @@ import { globalOptions, openDevice } from './global.js';
 interface EventsCliOptions {
   json?: boolean;
   gpu?: GpuSelector[];
-  kinds?: EventKind[];
+  kinds?: string[];
   count?: number;
   duration?: number;
   demo?: boolean;
@@ -104,13 +105,27 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
     )
     .option('--json', 'one JSON object per line')
     .option('--gpu <ids>', 'GPUs to listen on: gpu_ids or indexes, comma-separated (default: all)', parseGpuList)
-    .option('--kinds <list>', `event kinds, comma-separated (default: all): ${EVENT_KINDS.join(', ')}`, parseNameList(EVENT_KINDS, 'event kind'))
+    .option(
+      '--kinds <list>',
+      'event kinds, comma-separated (default: all): vmfault, thermal-throttle, gpu-pre-reset, gpu-post-reset, migrate-start, migrate-end, page-fault-start, page-fault-end, queue-eviction, queue-restore, unmap-from-gpu',
+      (v: string) => v.split(','),
+    )
     .option('--count <n>', 'stop after n events', parsePositiveInt)
     .option('--duration <seconds>', 'stop after this many seconds', parseSeconds)
     .option('--demo', 'run a small migration workload in this process (default on the simulator)')
     .option('--no-demo', 'do not run the demo workload')
     .action(async (opts: EventsCliOptions, cmd: Command) => {
       const { io } = ctx;
+      // Checked against the API's own list (loaded with the API, not at parse time).
+      const { EVENT_KINDS } = await import('../../index.js');
+      let kinds: EventKind[] | undefined;
+      if (opts.kinds) {
+        try {
+          kinds = parseNameList(EVENT_KINDS, 'event kind')(opts.kinds.join(',')) as EventKind[];
+        } catch (e) {
+          throw new UsageError(`--kinds: ${(e as Error).message}`);
+        }
+      }
       const device = await openDevice(globalOptions(cmd));
       const stop = new AbortController();
       const unsubscribe = io.onSignal(() => stop.abort());
@@ -124,7 +139,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
           line(io.stderr, 'kfd-svm: no GPU: there are no SMI events to listen to');
           return;
         }
-        const stream = device.events({ gpus, ...(opts.kinds ? { kinds: opts.kinds } : {}), signal: stop.signal });
+        const stream = device.events({ gpus, ...(kinds ? { kinds } : {}), signal: stop.signal });
         // Keep Node's event loop alive while waiting: a quiet event source (the sim with no workload) holds
         // no handle, and Node would otherwise exit mid-await (exit code 13).
         keepAlive = setInterval(() => undefined, 1 << 30);

@@ -1,4 +1,4 @@
-import { isSvmError, open, type Device } from '../../index.js';
+import type { Device } from '../../index.js';
 import { UsageError } from '../errors.js';
 import type { Command } from 'commander';
 
@@ -21,6 +21,8 @@ export function globalOptions(cmd: Command): GlobalOptions {
  * a bad KFD_SVM_BACKEND): that is a usage error (exit 2), with open's hint.
  */
 export async function openDevice(global: GlobalOptions): Promise<Device> {
+  // Loaded on use: `--help` and usage errors should not pay for the backends.
+  const { open, isSvmError } = await import('../../index.js');
   try {
     return await open(global);
   } catch (e) {

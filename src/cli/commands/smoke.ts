@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { slurmFromEnv, type CheckResult } from '../../report/node-report.js';
-import { DEFAULT_BUFFER_BYTES, runSmoke } from '../../smoke/runner.js';
 import { EXIT_FAIL, EXIT_OK, UsageError } from '../errors.js';
 import { TapWriter } from '../format/tap.js';
 import { parseGpuList, parseSeconds, parseSize, selectGpus, type GpuSelector } from '../options.js';
@@ -13,6 +12,9 @@ import { packageVersion } from '../version.js';
 import { writeNodeReport } from '../write-report.js';
 import type { CommandContext } from './context.js';
 import { globalOptions, openDevice } from './global.js';
+
+/** The data checks' buffer (the runner's default too). */
+const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
 
 interface SmokeCliOptions {
   json?: boolean;
@@ -46,6 +48,7 @@ export function registerSmoke(program: Command, ctx: CommandContext): void {
       const slurm = slurmFromEnv(io.env);
       const global = globalOptions(cmd);
       let started = false;
+      const { runSmoke } = await import('../../smoke/runner.js');
       const report = await runSmoke(
         {
           ...global,

@@ -1,0 +1,56 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, runCli } from './run-cli.js';
+
+beforeAll(ensureBuilt);
+
+const COMMANDS = ['info', 'smoke', 'bench', 'events', 'report'];
+
+describe.concurrent('kfd-svm --help and usage errors', () => {
+  it('--help lists every command and exits 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    expect(r.stdout).toContain('--backend');
+    expect(r.stderr).toBe('');
+  });
+
+  it.each(COMMANDS)('%s --help exits 0 with its usage', async (c) => {
+    const r = await runCli([c, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: kfd-svm ${c}`, 'm'));
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    [[], /Usage: kfd-svm/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['info', '--frob'], /unknown option '--frob'/],
+    [['--backend', 'gpu', 'info'], /argument 'gpu' is invalid. Allowed choices are auto, kfd, sim/],
+    [['--profile', 'mi999', 'info'], /mi999.*\n?.*mi250x/],
+    [['smoke', '--budget', 'soon'], /--budget <seconds>.*'soon' is invalid/],
+    [['smoke', '--gpu', '99'], /--gpu 99: no such GPU/],
+    [['smoke', '--gpu', 'first'], /Expected GPU ids/],
+    [['bench', '--sizes', '1000'], /not a multiple of the 4 KiB page/],
+    [['bench', '--repeat', '0'], /Expected a whole number/],
+    [['events', '--kinds', 'migrate-start,explosions'], /Unknown event kind "explosions"/],
+    [['report'], /missing required argument 'dir'/],
+    [['report', '/nonexistent/kfd-svm-reports'], /no such directory/],
+    [['info', 'extra'], /too many arguments/],
+  ])('%j: a clear message on stderr, exit code 2', async (args, message) => {
+    const r = await runCli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/); // no stack trace
+  });
+
+  it('a bad KFD_SVM_BACKEND in the environment is a usage error too', async () => {
+    const r = await runCli(['info'], { KFD_SVM_BACKEND: 'quantum' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/quantum/);
+  });
+});
