@@ -101,7 +101,7 @@ export const HIDDEN_ADDRESSES_HINT =
   '/proc/iomem shows every address as 0 to readers without CAP_SYS_ADMIN: run as root (or grant ' +
   'CAP_SYS_ADMIN) to see the Soft Reserved and device-private ranges';
 
-const LINE_RE = /^( *)([0-9a-f]{1,16})-([0-9a-f]{1,16}) : (.*)$/;
+const LINE_RE = /^( *)([0-9a-f]{1,16})-([0-9a-f]{1,16}) : (.*)$/s;
 const PCI_ADDR_RE = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 const PCI_BUS_RE = /^PCI Bus ([0-9a-f]{4,8}:[0-9a-f]{2})$/;
 const KERNEL_NAMES = new Set(['Kernel code', 'Kernel rodata', 'Kernel data', 'Kernel bss']);

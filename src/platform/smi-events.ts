@@ -179,9 +179,9 @@ const RE = {
   queueEviction: new RegExp(`^${HEAD} ${HEX32} ${DEC32}$`),
   queueRestore: new RegExp(`^${HEAD} ${HEX32} ([A-Z0-9])$`),
   unmap: new RegExp(`^${HEAD} @${HEX64}\\(${HEX64}\\) ${HEX32} ${DEC32}$`),
-  vmfault: new RegExp(`^${HEX32}:(.*)$`),
+  vmfault: new RegExp(`^${HEX32}:(.*)$`, 's'),
   thermal: new RegExp(`^${HEX64}:${HEX64}$`),
-  reset: new RegExp(`^${HEX32} (.*)$`),
+  reset: new RegExp(`^${HEX32} (.*)$`, 's'),
   head: /^(0|[1-9a-f][0-9a-f]{0,7}) (.*)$/s,
 };
 

@@ -146,6 +146,11 @@ export type TopologyResult = TopologyPresent | TopologyAbsent;
 export interface TopologyParseOptions {
   /** Reads of an inconsistent tree before TopologyUnstableError (default 5). */
   maxAttempts?: number;
+  /**
+   * Read the caches/ of every node (default true). A GPU has hundreds of cache entries (223 per MI250X
+   * GCD, 626 per MI300X) and they are most of the files; callers that need no cache facts skip them.
+   */
+  caches?: boolean;
 }
 
 export const NO_KFD_REASON =
@@ -187,34 +192,84 @@ class Reader {
   }
 }
 
-const PROP_LINE = /^([A-Za-z0-9_]+) ([0-9]{1,20})$/;
 const U64_MAX = (1n << 64n) - 1n;
 
-function toValue(v: bigint): PropertyValue {
+/**
+ * The value of a `key value` line, from character `from` on: unsigned decimal, 1 to 20 digits, as a
+ * number when it is a safe integer, else a bigint. undefined when malformed or above 64 bits.
+ */
+function decimalValue(line: string, from: number): PropertyValue | undefined {
+  const len = line.length - from;
+  if (len < 1 || len > 20) return undefined;
+  let n = 0;
+  for (let i = from; i < line.length; i++) {
+    const d = line.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  if (len <= 15) return n; // < 10^15 < 2^53: exact
+  const v = BigInt(line.slice(from));
+  if (v > U64_MAX) return undefined;
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** A C identifier-ish key: [A-Za-z0-9_]+. */
+function validKey(line: string, end: number): boolean {
+  if (end < 1) return false;
+  for (let i = 0; i < end; i++) {
+    const c = line.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || (c >= 65 && c <= 90))) return false;
+  }
+  return true;
+}
+
+/** `0,1,0,...`: one digit per bit, comma separated (kfd_cache_show). */
+function siblingBits(s: string): number[] | undefined {
+  if (s.length % 2 === 0) return undefined;
+  const out = new Array<number>((s.length + 1) / 2);
+  for (let i = 0; i < s.length; i += 2) {
+    const c = s.charCodeAt(i);
+    if (c !== 48 && c !== 49) return undefined;
+    if (i + 1 < s.length && s.charCodeAt(i + 1) !== 44) return undefined;
+    out[i / 2] = c - 48;
+  }
+  return out;
 }
 
 /** A `properties` file: `key value` lines (unsigned decimal); `sibling_map` is kept aside for caches. */
 export function parseProperties(text: string, path: string): { props: Record<string, PropertyValue>; siblingMap?: number[] } {
-  const props: Record<string, PropertyValue> = Object.create(null) as Record<string, PropertyValue>;
+  // A plain object (fast properties); '__proto__' is defined as an own key rather than assigned.
+  const props: Record<string, PropertyValue> = {};
   let siblingMap: number[] | undefined;
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((line, i) => {
-    if (line.startsWith('sibling_map ')) {
-      const bits = line.slice('sibling_map '.length);
-      if (!/^[01](,[01])*$/.test(bits)) throw new ParseError('topology', 'malformed sibling_map', { path, line: i + 1, raw: line });
-      siblingMap = bits.split(',').map(Number);
-      return;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const sp = line.indexOf(' ');
+    if (line === 'sibling_map') {
+      // kfd_cache_show with sibling_map_size 0 overwrites the space after the key with the newline.
+      siblingMap = [];
+      continue;
     }
-    const m = PROP_LINE.exec(line);
-    if (!m) throw new ParseError('topology', 'not a "key value" property line', { path, line: i + 1, raw: line });
-    const key = m[1]!;
-    const v = BigInt(m[2]!);
-    if (v > U64_MAX) throw new ParseError('topology', `${key} does not fit in 64 bits`, { path, line: i + 1, raw: line });
-    if (key in props) throw new ParseError('topology', `duplicate property ${key}`, { path, line: i + 1, raw: line });
-    props[key] = toValue(v);
-  });
+    if (sp === 11 && line.startsWith('sibling_map')) {
+      siblingMap = siblingBits(line.slice(12));
+      if (!siblingMap) throw new ParseError('topology', 'malformed sibling_map', { path, line: i + 1, raw: line });
+      continue;
+    }
+    if (!validKey(line, sp)) {
+      throw new ParseError('topology', 'not a "key value" property line', { path, line: i + 1, raw: line });
+    }
+    const key = line.slice(0, sp);
+    const v = decimalValue(line, sp + 1);
+    if (v === undefined) {
+      throw new ParseError('topology', `${key}: not an unsigned 64-bit decimal`, { path, line: i + 1, raw: line });
+    }
+    if (Object.prototype.hasOwnProperty.call(props, key)) {
+      throw new ParseError('topology', `duplicate property ${key}`, { path, line: i + 1, raw: line });
+    }
+    if (key === '__proto__') Object.defineProperty(props, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else props[key] = v;
+  }
   return siblingMap ? { props, siblingMap } : { props };
 }
 
@@ -259,7 +314,7 @@ function oemString(v: bigint, length: number): string {
   return s;
 }
 
-function readNode(r: Reader, id: number, warnings: string[]): TopologyNode {
+function readNode(r: Reader, id: number, warnings: string[], withCaches: boolean): TopologyNode {
   const dir = `nodes/${id}`;
   const gpuId = parseUint(r.need(`${dir}/gpu_id`), `${dir}/gpu_id`);
   const nameText = r.need(`${dir}/name`);
@@ -287,7 +342,7 @@ function readNode(r: Reader, id: number, warnings: string[]): TopologyNode {
     });
   const ioLinks = links('io_links');
   const p2pLinks = links('p2p_links');
-  const caches = numericEntries(r.list(`${dir}/caches`)).map((i): Cache => {
+  const caches = (withCaches ? numericEntries(r.list(`${dir}/caches`)) : []).map((i): Cache => {
     const path = `${dir}/caches/${i}/properties`;
     const { props: p, siblingMap } = parseProperties(r.need(path), path);
     const type = num(p, 'type');
@@ -297,7 +352,8 @@ function readNode(r: Reader, id: number, warnings: string[]): TopologyNode {
   });
 
   const counts: [string, number][] = [['mem_banks_count', memBanks.length], ['io_links_count', ioLinks.length],
-    ['p2p_links_count', p2pLinks.length], ['caches_count', caches.length]];
+    ['p2p_links_count', p2pLinks.length]];
+  if (withCaches) counts.push(['caches_count', caches.length]);
   for (const [key, found] of counts) {
     if (props[key] !== undefined && num(props, key) !== found) {
       warnings.push(`${dir}: ${key} says ${num(props, key)}, ${found} found`);
@@ -343,14 +399,14 @@ function readNode(r: Reader, id: number, warnings: string[]): TopologyNode {
   };
 }
 
-function readOnce(r: Reader, attempt: number): TopologyPresent {
+function readOnce(r: Reader, attempt: number, withCaches: boolean): TopologyPresent {
   const genPath = 'generation_id';
   const gen0 = parseUint(r.need(genPath), genPath);
   const { props: sys } = parseProperties(r.need('system_properties'), 'system_properties');
   const nodeList = r.list('nodes');
   if (nodeList === undefined) throw new Vanished('nodes/ vanished');
   const warnings: string[] = [];
-  const nodes = numericEntries(nodeList).map((id) => readNode(r, id, warnings));
+  const nodes = numericEntries(nodeList).map((id) => readNode(r, id, warnings, withCaches));
   const gen1 = parseUint(r.need(genPath), genPath);
   if (gen1 !== gen0) throw new Vanished(`generation_id changed from ${gen0} to ${gen1} during the read`);
   const result: TopologyPresent = {
@@ -401,7 +457,7 @@ export function parseTopology(reader: TreeReader | undefined, opts: TopologyPars
   const reasons: string[] = [];
   for (let attempt = 1; attempt <= max; attempt++) {
     try {
-      return readOnce(r, attempt);
+      return readOnce(r, attempt, opts.caches !== false);
     } catch (e) {
       if (!(e instanceof Vanished)) {
         if (e instanceof PlatformError) throw e;

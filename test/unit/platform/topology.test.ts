@@ -4,7 +4,7 @@ import { gfxTargetName } from '../../../src/platform/asic.js';
 import { ParseError, TopologyReadError, TopologyUnstableError } from '../../../src/platform/errors.js';
 import { decodeCapability, HSA_CAP } from '../../../src/platform/kfd-sysfs.js';
 import { getProfile, topologyTree } from '../../../src/platform/profiles.js';
-import { parseTopology, type TopologyPresent } from '../../../src/platform/topology.js';
+import { parseProperties, parseTopology, type TopologyPresent } from '../../../src/platform/topology.js';
 import { MapTreeReader } from '../../../src/platform/tree-reader.js';
 import { topologyFixture } from './fixtures.js';
 
@@ -100,6 +100,30 @@ function flakyReader(base: MapTreeReader, mutate: (read: number, path: string) =
     listDir: (p) => base.listDir(p),
   };
 }
+
+describe('parseTopology: options and odd corners of the file formats', () => {
+  it('caches: false skips every caches/ entry (and its count check)', () => {
+    const reader = topologyTree(getProfile('mi210'));
+    const full = present(parseTopology(reader));
+    const lean = present(parseTopology(reader, { caches: false }));
+    expect(full.gpus[0]!.caches.length).toBeGreaterThan(100);
+    expect(lean.gpus[0]!.caches).toEqual([]);
+    expect(lean.warnings).toEqual([]);
+    expect(lean.gpus.map((g) => g.gpuId)).toEqual(full.gpus.map((g) => g.gpuId));
+  });
+
+  it('reads a cache with an empty sibling map ("sibling_map\\n", kfd_cache_show with size 0)', () => {
+    const { siblingMap } = parseProperties('level 1\nsibling_map\n', 'x');
+    expect(siblingMap).toEqual([]);
+    expect(parseProperties('sibling_map 1,0,1\n', 'x').siblingMap).toEqual([1, 0, 1]);
+  });
+
+  it('keeps a "__proto__" key as an ordinary own property', () => {
+    const { props } = parseProperties('__proto__ 5\nsimd_count 2\n', 'x');
+    expect(Object.keys(props)).toEqual(['__proto__', 'simd_count']);
+    expect(Object.getPrototypeOf(props)).toBe(Object.prototype);
+  });
+});
 
 describe('parseTopology: a tree that changes while it is read', () => {
   const base = topologyTree(getProfile('mi210')) as MapTreeReader;
