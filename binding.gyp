@@ -16,6 +16,7 @@
           "defines": [
             "NAPI_VERSION=8",
             "NODE_ADDON_API_DISABLE_DEPRECATED",
+            "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
             "KFD_SVM_BUILD_SYSTEM=\"node-gyp\"",
             "KFD_SVM_SOURCE_HASH=\"<!(node scripts/native/source-hash.mjs)\""
           ],

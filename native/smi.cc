@@ -7,7 +7,8 @@
 // A read() from JS runs on its own short-lived thread, not on the libuv pool: it may wait for an event
 // forever, and a few such waits (one per GPU) would starve the 4-thread pool that fs and dns share. The
 // thread polls the event fd and an eventfd; close() writes the eventfd, so a pending read wakes at once
-// and resolves with '' (end of stream). The result comes back through a thread-safe function.
+// and resolves with '' (end of stream). The result comes back through a thread-safe function, whose
+// finalizer joins the thread.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -60,10 +61,16 @@ struct ReadResult {
   const char* syscall = "";
 };
 
+// One read: lives until its thread-safe function is finalized, which joins the thread. Node deletes a
+// thread-safe function when its environment is torn down (a worker_threads Worker terminated) even while a
+// thread still holds it, so the thread must be gone by then: the finalizer wakes it if it is still polling.
 struct ReadCtx {
   Napi::Promise::Deferred deferred;
-  std::shared_ptr<SmiCore> core;
+  std::shared_ptr<SmiCore> core;          // dropped as soon as the result is delivered
+  std::weak_ptr<SmiCore> wake;            // to wake a thread still polling at finalization
   Napi::Reference<Napi::Value> keepAlive;  // the handle stays reachable while a read is pending
+  std::thread thread;
+  std::atomic<bool> done{false};          // set by the thread once it no longer polls
 };
 
 static void DeliverRead(Napi::Env env, Napi::Function, ReadCtx* ctx, ReadResult* r);
@@ -71,20 +78,32 @@ using ReadTsfn = Napi::TypedThreadSafeFunction<ReadCtx, ReadResult, DeliverRead>
 
 static void DeliverRead(Napi::Env env, Napi::Function, ReadCtx* ctx, ReadResult* r) {
   std::unique_ptr<ReadResult> res(r);
-  if (env == nullptr || ctx == nullptr) return;  // environment shutting down
+  if (env == nullptr) return;  // environment torn down: Node only asks us to free the data
   // The thread is done with the fds: drop our share before resolving, so a closed source's fds are
   // already closed when the caller's continuation runs.
-  ctx->core->reading = false;
+  if (ctx->core) ctx->core->reading = false;
   ctx->core.reset();
-  ctx->keepAlive.Reset();
-  if (res->err) {
-    ctx->deferred.Reject(MakeSysError(env, SysError{res->err, res->syscall, "SMI event fd", ""}).Value());
-  } else {
-    ctx->deferred.Resolve(Napi::String::New(env, res->text));
+  try {
+    ctx->keepAlive.Reset();
+    if (res->err) {
+      ctx->deferred.Reject(MakeSysError(env, SysError{res->err, res->syscall, "SMI event fd", ""}).Value());
+    } else {
+      ctx->deferred.Resolve(Napi::String::New(env, res->text));
+    }
+  } catch (const Napi::Error&) {
+    // The environment is shutting down and can no longer run JS: nobody is left to tell.
   }
 }
 
-static void ReadThread(std::shared_ptr<SmiCore> core, ReadTsfn tsfn) {
+static void FinalizeRead(Napi::Env, void*, ReadCtx* ctx) {
+  if (!ctx->done) {
+    if (auto core = ctx->wake.lock()) core->Wake();
+  }
+  if (ctx->thread.joinable()) ctx->thread.join();
+  delete ctx;
+}
+
+static void ReadThread(std::shared_ptr<SmiCore> core, ReadTsfn tsfn, std::atomic<bool>* done) {
   auto* r = new ReadResult();
   char buf[4096];  // more than the kernel's whole kfifo (1 KiB), so a read never splits an event line
   for (;;) {
@@ -116,7 +135,8 @@ static void ReadThread(std::shared_ptr<SmiCore> core, ReadTsfn tsfn) {
     }
   }
   core.reset();
-  if (tsfn.BlockingCall(r) != napi_ok) delete r;
+  *done = true;
+  if (tsfn.BlockingCall(r) != napi_ok) delete r;  // napi_closing: the environment is going away
   tsfn.Release();
 }
 
@@ -202,21 +222,23 @@ static Napi::Value Read(const Napi::CallbackInfo& info) {
         MakeSysError(env, SysError{EBUSY, "read", "SMI event fd", "another read is pending"}).Value());
     return deferred.Promise();
   }
-  auto* ctx = new ReadCtx{deferred, h->core, Napi::Reference<Napi::Value>::New(info[0], 1)};
+  auto* ctx = new ReadCtx{deferred, h->core, h->core, Napi::Reference<Napi::Value>::New(info[0], 1), {}, {}};
   ReadTsfn tsfn;
   try {
-    tsfn = ReadTsfn::New(env, "kfd-svm:smi-read", 0, 1, ctx,
-                         [](Napi::Env, void*, ReadCtx* c) { delete c; });
+    // Unlimited queue (0): the thread's one call never blocks. Finalized on the JS thread.
+    tsfn = ReadTsfn::New(env, "kfd-svm:smi-read", 0, 1, ctx, FinalizeRead);
   } catch (...) {
     h->core->reading = false;
     delete ctx;
     throw;
   }
   try {
-    std::thread(ReadThread, h->core, tsfn).detach();
+    // Assigned before we return to the event loop, so always before FinalizeRead can run.
+    ctx->thread = std::thread(ReadThread, h->core, tsfn, &ctx->done);
   } catch (const std::system_error& e) {
     h->core->reading = false;
-    tsfn.Release();  // its finalizer deletes ctx
+    ctx->done = true;
+    tsfn.Release();  // FinalizeRead deletes ctx
     ThrowSys(env, SysError{e.code().value() ? e.code().value() : EAGAIN, "pthread_create", "", ""});
   }
   return deferred.Promise();

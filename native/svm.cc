@@ -98,13 +98,22 @@ class SvmWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     dev_.reset();  // the device may close now
-    if (err_) {
-      deferred_.Reject(MakeSysError(env, SysError{err_, "ioctl", kSvmRequest, ""}).Value());
-    } else {
-      deferred_.Resolve(AttrsOut(env, call_));
+    try {
+      if (err_) {
+        deferred_.Reject(MakeSysError(env, SysError{err_, "ioctl", kSvmRequest, ""}).Value());
+      } else {
+        deferred_.Resolve(AttrsOut(env, call_));
+      }
+    } catch (const Napi::Error&) {
+      // Completed while its environment shuts down (a terminated Worker): no JS left to answer.
     }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
