@@ -9,7 +9,7 @@ import { SvmError, toSvmError } from './errors.js';
 import { openEventStream, type EventOptions, type SvmEventStream } from './events.js';
 import { describe, resolveGpu, type Cpu, type Gpu, type GpuRef, type SpmRange } from './gpu.js';
 import type { RangeHost } from './range-host.js';
-import { SvmBuffer, SvmRange } from './svm-buffer.js';
+import { SvmBuffer, SvmRange, rangeFreed, rangeMemory } from './svm-buffer.js';
 import type { SimIntrospection } from './sim-introspection.js';
 
 /** Options of `device.alloc()`. */
@@ -33,13 +33,25 @@ export interface DeviceInit {
 
 const MAX_U64 = (1n << 64n) - 1n;
 
+const backends = new WeakMap<Device, Backend>();
+
+/**
+ * @internal The backend under a device, at ioctl level: for the contract suite's kernel-level cases and
+ * for tools. Not exported from the package entry.
+ */
+export function backendOf(device: Device): Backend {
+  const b = backends.get(device);
+  if (!b) throw new SvmError('EARG', 'backendOf: not a Device');
+  return b;
+}
+
 /**
  * An open device. Get one with `open()`; close it with `await device.close()` or `await using`.
  * Every method throws SvmError 'ECLOSED' after close.
  */
-export class Device implements RangeHost {
-  /** @internal The backend at ioctl level. */
-  readonly impl: Backend;
+export class Device {
+  #impl: Backend;
+  #host: RangeHost;
   /** Which backend answers: the kernel ('kfd') or the simulator ('sim'). */
   readonly backend: BackendKind;
   /** Why `open({ backend: 'auto' })` fell back to the simulator; undefined when it did not. */
@@ -65,15 +77,28 @@ export class Device implements RangeHost {
 
   /** @internal Use `open()`. */
   constructor(init: DeviceInit) {
-    this.impl = init.backend;
+    this.#impl = init.backend;
     this.backend = init.backend.kind;
-    this.fallbackReason = init.fallbackReason;
     this.version = Object.freeze({ ...init.backend.version() });
     this.gpus = Object.freeze([...init.gpus]);
     this.cpus = Object.freeze([...init.cpus]);
     this.spmRanges = Object.freeze([...init.spmRanges]);
     this.notes = Object.freeze([...init.notes]);
     this.#vmGpuIds = Object.freeze([...init.vmGpuIds]);
+    backends.set(this, init.backend);
+    // What the ranges of this device may use; kept off the public surface.
+    const self = this;
+    this.#host = {
+      impl: init.backend,
+      gpus: this.gpus,
+      get closed() {
+        return self.#closed;
+      },
+      call: (op, fn) => this.#call(op, fn),
+      enqueue: (op, range, fn) => this.#enqueue(op, range, fn),
+      release: (range) => this.#release(range),
+    };
+    this.fallbackReason = init.fallbackReason;
   }
 
   /** True after `close()` started. */
@@ -92,15 +117,14 @@ export class Device implements RangeHost {
    */
   get sim(): SimIntrospection | undefined {
     this.#check('sim');
-    return this.impl.kind === 'sim' ? (this.impl as unknown as SimIntrospection) : undefined;
+    return this.#impl.kind === 'sim' ? (this.#impl as unknown as SimIntrospection) : undefined;
   }
 
   #check(op: string): void {
     if (this.#closed) throw new SvmError('ECLOSED', `${op}: the device is closed`);
   }
 
-  /** @internal */
-  call<T>(op: string, fn: () => T): T {
+  #call<T>(op: string, fn: () => T): T {
     this.#check(op);
     try {
       return fn();
@@ -109,14 +133,13 @@ export class Device implements RangeHost {
     }
   }
 
-  /** @internal */
-  enqueue(op: string, range: SvmRange | undefined, fn: () => Promise<void>, wellFormed = true): Promise<void> {
+  #enqueue(op: string, range: SvmRange | undefined, fn: () => Promise<void>, wellFormed = true): Promise<void> {
     this.#check(op);
     this.#pending++;
     const run = async (): Promise<void> => {
       try {
         if (this.#closed) throw new SvmError('ECLOSED', `${op}: the device was closed before the call ran`);
-        if (range?.handleFreed) throw new SvmError('EFREED', `${op}: the buffer was freed before the call ran`);
+        if (range && rangeFreed(range)) throw new SvmError('EFREED', `${op}: the buffer was freed before the call ran`);
         await fn();
       } catch (e) {
         // EINVAL means "no GPU VM" only when the kernel's earlier checks (alignment, non-zero) passed.
@@ -130,10 +153,9 @@ export class Device implements RangeHost {
     return p;
   }
 
-  /** @internal */
-  release(range: SvmRange): void {
+  #release(range: SvmRange): void {
     this.#ranges.delete(range);
-    const memory = range.ownedMemory;
+    const memory = rangeMemory(range);
     if (!memory) return;
     // A call on the device may still be running in the kernel over this memory: unmap after it settles.
     if (this.#pending === 0) memory.free();
@@ -148,7 +170,7 @@ export class Device implements RangeHost {
 
   /** The process's XNACK mode (AMDKFD_IOC_SET_XNACK_MODE with -1). */
   get xnack(): boolean {
-    return this.call('xnack query', () => this.impl.getXnack());
+    return this.#call('xnack query', () => this.#impl.getXnack());
   }
 
   /**
@@ -158,14 +180,14 @@ export class Device implements RangeHost {
   setXnack(enabled: boolean): void {
     this.#check('setXnack');
     if (typeof enabled !== 'boolean') throw new SvmError('EARG', `setXnack: expected a boolean, got ${describe(enabled)}`);
-    this.call('setXnack', () => this.impl.setXnack(enabled));
+    this.#call('setXnack', () => this.#impl.setXnack(enabled));
   }
 
   /** Bytes of VRAM the process can still allocate on a GPU (AMDKFD_IOC_AVAILABLE_MEMORY). */
   availableMemory(gpu: GpuRef): number {
     this.#check('availableMemory');
     const g = resolveGpu(this.gpus, gpu, 'availableMemory');
-    return Number(this.call('availableMemory', () => this.impl.availableMemory(g.gpuId)));
+    return Number(this.#call('availableMemory', () => this.#impl.availableMemory(g.gpuId)));
   }
 
   /**
@@ -179,14 +201,14 @@ export class Device implements RangeHost {
       throw new SvmError('EARG', `alloc: size must be a positive integer number of bytes, got ${describe(size)}`);
     }
     const rounded = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
-    const memory = this.call('alloc', () => this.impl.alloc(rounded, { align2M: options.align2M === true }));
+    const memory = this.#call('alloc', () => this.#impl.alloc(rounded, { align2M: options.align2M === true }));
     try {
-      await this.enqueue('alloc', undefined, () => this.impl.svmSetAttr(memory.address, BigInt(memory.size), []));
+      await this.#enqueue('alloc', undefined, () => this.#impl.svmSetAttr(memory.address, BigInt(memory.size), []));
     } catch (e) {
       memory.free();
       throw e;
     }
-    const buf = new SvmBuffer(this, memory);
+    const buf = new SvmBuffer(this.#host, memory);
     this.#ranges.add(buf);
     return buf;
   }
@@ -205,8 +227,8 @@ export class Device implements RangeHost {
       throw new SvmError('EARG', `register: size must be a non-negative integer number of bytes, got ${describe(size)}`);
     }
     const wellFormed = address !== 0n && size !== 0 && address % BigInt(PAGE_SIZE) === 0n && size % PAGE_SIZE === 0;
-    await this.enqueue('register', undefined, () => this.impl.svmSetAttr(address, BigInt(size), []), wellFormed);
-    const range = new SvmRange(this, address, size);
+    await this.#enqueue('register', undefined, () => this.#impl.svmSetAttr(address, BigInt(size), []), wellFormed);
+    const range = new SvmRange(this.#host, address, size);
     this.#ranges.add(range);
     return range;
   }
@@ -218,7 +240,7 @@ export class Device implements RangeHost {
    */
   events(options: EventOptions = {}): SvmEventStream {
     this.#check('events');
-    const stream = openEventStream(this, options, () => this.#streams.delete(stream));
+    const stream = openEventStream(this.#host, options, () => this.#streams.delete(stream));
     this.#streams.add(stream);
     return stream;
   }
@@ -238,9 +260,9 @@ export class Device implements RangeHost {
     await this.#tail;
     for (const r of [...this.#ranges]) {
       this.#ranges.delete(r);
-      r.ownedMemory?.free();
+      rangeMemory(r)?.free();
     }
-    this.impl.close();
+    this.#impl.close();
   }
 
   /** `await using device = await open()` closes it at the end of the scope. */

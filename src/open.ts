@@ -163,6 +163,27 @@ function openKernel(options: OpenOptions): Backend {
     if (isKernelError(e)) throw new KernelUnusable(err);
     throw unusable('EBACKEND', `the kfd backend failed to open: ${err.message}`, undefined, e);
   }
+  // GET_VERSION first: a node that is not KFD answers ENOTTY; SVM arrived with ioctl version 1.5.
+  try {
+    const v = backend.version();
+    if (v.major < 1 || (v.major === 1 && v.minor < 5)) {
+      backend.close();
+      throw unusable('ENOSVM', `the KFD ioctl interface ${v.major}.${v.minor} predates SVM (1.5)`);
+    }
+  } catch (e) {
+    if (e instanceof KernelUnusable) throw e;
+    backend.close();
+    const err = toSvmError(e, { op: `GET_VERSION on ${devicePath}` });
+    if (err.code === 'ENOTTY') {
+      throw new KernelUnusable(
+        new SvmError('ENODEV', `${devicePath} is not a KFD device (GET_VERSION: ENOTTY)`, {
+          ...err,
+          hint: 'Point devicePath at the KFD character device (/dev/kfd), or leave it unset.',
+        }),
+      );
+    }
+    throw new KernelUnusable(err);
+  }
   // A kernel without CONFIG_HSA_AMD_SVM answers EPERM to the XNACK query (kfd_chardev.c compiles stubs).
   try {
     backend.getXnack();

@@ -16,6 +16,12 @@ import type { GpuRef } from './gpu.js';
 import { resolveSpan, type Span } from './span.js';
 import type { RangeHost } from './range-host.js';
 
+// Module-private accessors to private state, set by the classes' static blocks: the Device needs them,
+// users must not reach them.
+let freedOf: (r: SvmRange) => boolean;
+let checkOf: (r: SvmRange, op: string) => void;
+let memoryOf: (b: SvmBuffer) => MappedMemory;
+
 /** A CPU touch: read or write. */
 export type CpuAccessMode = 'read' | 'write';
 
@@ -31,15 +37,19 @@ export type PrefetchTarget = 'system' | GpuRef;
  * or rejects with an {@link SvmError}; nothing reaches the kernel then.
  */
 export class SvmRange {
-  /** @internal */
-  protected readonly host: RangeHost;
+  #host: RangeHost;
   #address: bigint;
   #size: number;
   #freed = false;
 
+  static {
+    freedOf = (r) => r.#freed;
+    checkOf = (r, op) => r.#check(op);
+  }
+
   /** @internal Created by Device. */
   constructor(host: RangeHost, address: bigint, size: number) {
-    this.host = host;
+    this.#host = host;
     this.#address = address;
     this.#size = size;
   }
@@ -54,12 +64,12 @@ export class SvmRange {
   }
   /** True after `free()` (or after the device closed). */
   get freed(): boolean {
-    return this.#freed || this.host.closed;
+    return this.#freed || this.#host.closed;
   }
 
-  /** @internal Throws ECLOSED / EFREED. */
-  protected check(op: string): void {
-    if (this.host.closed) throw new SvmError('ECLOSED', `${op}: the device is closed`);
+  /** Throws ECLOSED / EFREED. */
+  #check(op: string): void {
+    if (this.#host.closed) throw new SvmError('ECLOSED', `${op}: the device is closed`);
     if (this.#freed) throw new SvmError('EFREED', `${op}: the buffer at 0x${this.#address.toString(16)} was freed`);
   }
 
@@ -74,8 +84,8 @@ export class SvmRange {
    * so the later of two overlapping calls wins.
    */
   async set(attrs: SvmAttributes, span?: Span): Promise<void> {
-    this.check('set');
-    const pairs = encodeSetAttributes(attrs, this.host.gpus);
+    this.#check('set');
+    const pairs = encodeSetAttributes(attrs, this.#host.gpus);
     const [start, size] = this.#kernelSpan(span);
     await this.#svmSet('set', start, size, pairs);
   }
@@ -87,10 +97,10 @@ export class SvmRange {
    * await a pending `set` or `prefetch` first.
    */
   get(span?: Span): SvmAttributeState {
-    this.check('get');
+    this.#check('get');
     const [start, size] = this.#kernelSpan(span);
-    const gpus = this.host.gpus;
-    const answer = this.host.call('get', () => this.host.impl.svmGetAttr(start, size, getQuery(gpus)));
+    const gpus = this.#host.gpus;
+    const answer = this.#host.call('get', () => this.#host.impl.svmGetAttr(start, size, getQuery(gpus)));
     return decodeGetAnswer(answer, gpus);
   }
 
@@ -99,8 +109,8 @@ export class SvmRange {
    * migrates inside the SET_ATTR call). Two prefetches of one span run in call order: the later wins.
    */
   async prefetch(target: PrefetchTarget, span?: Span): Promise<void> {
-    this.check('prefetch');
-    const pairs = encodeSetAttributes({ prefetchLocation: target }, this.host.gpus);
+    this.#check('prefetch');
+    const pairs = encodeSetAttributes({ prefetchLocation: target }, this.#host.gpus);
     const [start, size] = this.#kernelSpan(span);
     await this.#svmSet('prefetch', start, size, pairs);
   }
@@ -112,16 +122,16 @@ export class SvmRange {
    * and emits the events. Ordered with `set`/`prefetch` calls of the device.
    */
   async access(span: Span | undefined, mode: CpuAccessMode): Promise<void> {
-    this.check('access');
+    this.#check('access');
     if (mode !== 'read' && mode !== 'write') {
       throw new SvmError('EARG', `access: mode must be 'read' or 'write', got ${String(mode)}`);
     }
     const [start, size] = this.#kernelSpan(span);
-    await this.host.enqueue('access', this, () => this.host.impl.cpuAccess(start, size, mode));
+    await this.#host.enqueue('access', this, () => this.#host.impl.cpuAccess(start, size, mode));
   }
 
   #svmSet(op: string, start: bigint, size: bigint, pairs: SvmAttribute[]): Promise<void> {
-    return this.host.enqueue(op, this, () => this.host.impl.svmSetAttr(start, size, pairs));
+    return this.#host.enqueue(op, this, () => this.#host.impl.svmSetAttr(start, size, pairs));
   }
 
   /**
@@ -133,21 +143,12 @@ export class SvmRange {
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
-    this.host.release(this);
+    this.#host.release(this);
   }
 
   /** `using buf = await device.alloc(n)` frees it at the end of the scope. */
   [Symbol.dispose](): void {
     this.free();
-  }
-
-  /** @internal True once free() was called (regardless of the device). */
-  get handleFreed(): boolean {
-    return this.#freed;
-  }
-  /** @internal The memory to unmap when this range is released, if the range owns it. */
-  get ownedMemory(): MappedMemory | undefined {
-    return undefined;
   }
 }
 
@@ -157,6 +158,10 @@ export class SvmRange {
 export class SvmBuffer extends SvmRange {
   #memory: MappedMemory;
   #bytes: Uint8Array | undefined;
+
+  static {
+    memoryOf = (b) => b.#memory;
+  }
 
   /** @internal Created by Device. */
   constructor(host: RangeHost, memory: MappedMemory) {
@@ -169,13 +174,18 @@ export class SvmBuffer extends SvmRange {
    * coherent GPU the CPU reads VRAM in place. Throws EFREED after free (the view is detached then).
    */
   get bytes(): Uint8Array {
-    this.check('bytes');
+    checkOf(this, 'bytes');
     this.#bytes ??= new Uint8Array(this.#memory.buffer);
     return this.#bytes;
   }
+}
 
-  /** @internal */
-  override get ownedMemory(): MappedMemory | undefined {
-    return this.#memory;
-  }
+/** @internal True once `free()` was called on the handle (whatever the device's state). */
+export function rangeFreed(r: SvmRange): boolean {
+  return freedOf(r);
+}
+
+/** @internal The memory a range owns (a buffer from `alloc()`), to unmap when it is released. */
+export function rangeMemory(r: SvmRange): MappedMemory | undefined {
+  return r instanceof SvmBuffer ? memoryOf(r) : undefined;
 }

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { SvmAttrType, SvmLocation, PAGE_SIZE } from '../../src/backend/abi.js';
 import type { Backend, SvmAttribute } from '../../src/backend/contract.js';
 import { isKernelError } from '../../src/backend/errors.js';
+import { backendOf } from '../../src/device.js';
 import {
   FLAG_NAMES,
   SvmError,
@@ -104,7 +105,7 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
     });
     beforeEach(() => {
       device = shared;
-      raw = device.impl;
+      raw = backendOf(device);
     });
     afterEach(async () => {
       for (const b of bufs.splice(0)) b.free();
@@ -114,7 +115,7 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
       const d = await openDevice();
       extra.push(d);
       device = d;
-      raw = d.impl;
+      raw = backendOf(d);
       return d;
     };
     const alloc = async (size: number, options?: { align2M?: boolean }): Promise<SvmBuffer> => {
@@ -539,6 +540,37 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
         }
         stream.close();
         expect(await stream.next()).toEqual({ value: undefined, done: true });
+      });
+
+      it('a CPU touch of device-private pages migrates them back (trigger pagefault-cpu)', async (ctx) => {
+        const g = migratingGpus().find((x) => !x.coherent);
+        if (!g) ctx.skip('no GPU whose VRAM is device-private');
+        const gpu = g as Gpu;
+        const buf = await alloc(2 * MiB, { align2M: true });
+        buf.bytes.set(pattern(buf.size, 5));
+        await buf.prefetch(gpu);
+        const stream = device.events({ gpus: [gpu], kinds: ['migrate-start', 'migrate-end'] });
+        const touched = { offset: 16 * PAGE_SIZE, length: PAGE_SIZE };
+        // On the kernel the read below faults (svm_migrate_to_ram); on the sim access() applies that rule.
+        await buf.access(touched, 'read');
+        expect(buf.bytes[touched.offset]).toBe(pattern(buf.size, 5)[touched.offset]);
+        const page = Number(buf.address / BigInt(PAGE_SIZE)) + touched.offset / PAGE_SIZE;
+        let started: Migration | undefined;
+        for (;;) {
+          const r = await stream.next();
+          if (r.done) throw new Error('the event stream ended before the fault migration');
+          const m = migrationOf(r.value);
+          if (!m || m.trigger !== 'pagefault-cpu' || page < m.start || page >= m.start + m.pages) continue;
+          if (r.value.kind === 'migrate-start') started = m;
+          else {
+            expect(started).toEqual(m);
+            expect(m.from).toBe(gpu.gpuId);
+            expect(m.to).toBe(0);
+            break;
+          }
+        }
+        stream.close();
+        expect(firstDiff(buf.bytes, pattern(buf.size, 5))).toBe(-1);
       });
 
       it('asks the kernel only for the kinds requested', async (ctx) => {

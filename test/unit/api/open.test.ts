@@ -120,8 +120,8 @@ describe('open: auto falls back to the simulator and says why', () => {
     writeFileSync(devicePath, '');
     const d = await track(open({ backend: 'auto', devicePath }));
     expect(d.backend).toBe('sim');
-    expect(typeof d.fallbackReason).toBe('string');
-    expect(d.fallbackReason?.length).toBeGreaterThan(10);
-    expect(await open({ backend: 'kfd', devicePath }).catch((x: unknown) => x)).toBeInstanceOf(SvmError);
+    // With the addon built, GET_VERSION on a plain file answers ENOTTY; without it, the addon is the reason.
+    expect(d.fallbackReason).toMatch(/is not a KFD device \(GET_VERSION: ENOTTY\)|native addon failed to load/);
+    expect(['ENODEV', 'EBACKEND']).toContain(await code(open({ backend: 'kfd', devicePath })));
   });
 });

@@ -6,7 +6,9 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import { afterEach, expect, it } from 'vitest';
 import type { SvmAttribute } from '../../../src/backend/contract.js';
+import { backendOf } from '../../../src/device.js';
 import { open, SvmError, type Device } from '../../../src/index.js';
+import { rangeMemory } from '../../../src/svm-buffer.js';
 
 let device: Device | undefined;
 afterEach(async () => {
@@ -16,7 +18,7 @@ afterEach(async () => {
 
 /** Holds every SVM SET until `release()`; records what was issued, in order. */
 function gateSets(d: Device): { issued: SvmAttribute[][]; release(): void } {
-  const impl = d.impl;
+  const impl = backendOf(d);
   const orig = impl.svmSetAttr.bind(impl);
   const issued: SvmAttribute[][] = [];
   let open = (): void => undefined;
@@ -66,7 +68,7 @@ it('free() during a running call unmaps only after that call settled; queued cal
   const g = device.gpus[0];
   if (!g) throw new Error('no GPU');
   const buf = await device.alloc(1 << 20);
-  const memory = buf.ownedMemory;
+  const memory = rangeMemory(buf);
   if (!memory) throw new Error('an allocated buffer owns its memory');
   const gate = gateSets(device);
   const running = buf.prefetch(g);
