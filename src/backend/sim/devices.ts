@@ -86,3 +86,32 @@ export function maxSvmRangePages(gpus: readonly SimGpu[]): number {
   }
   return min;
 }
+
+/** amdgpu_amdkfd_gpuvm.c: AMDGPU_RESERVE_MEM_LIMIT. */
+const AMDGPU_RESERVE_MEM_LIMIT = 3 * 2 ** 29;
+
+/**
+ * amdgpu_amdkfd_gpuvm_init_mem_limits: the system memory KFD lets processes pin or, for SVM with XNACK
+ * off, register: RAM less 1/64, then less 1.5 GiB (or halved on small machines).
+ */
+export function systemMemLimit(profile: MachineProfile): number {
+  const mem = profile.cpus.reduce((s, c) => s + c.memoryBytes, 0);
+  let limit = mem - Math.floor(mem / 64);
+  if (limit < 2 * AMDGPU_RESERVE_MEM_LIMIT) limit = Math.floor(limit / 2);
+  else limit -= AMDGPU_RESERVE_MEM_LIMIT;
+  return limit;
+}
+
+/**
+ * kfd_migrate.c: kgd2kfd_init_zone_device reserves system memory for the struct pages of the VRAM it
+ * registers with HMM (SVM_HMM_PAGE_STRUCT_SIZE: 64 bytes per 4 KiB page), for every non-APU GPU.
+ */
+export function hmmPageStructBytes(gpus: readonly SimGpu[]): number {
+  let total = 0;
+  for (const g of gpus) {
+    if (g.isApu || !g.svmSupported) continue;
+    const size = Math.ceil(g.desc.vramBytes / (2 * 1024 * 1024)) * 2 * 1024 * 1024;
+    total += (size / 4096) * 64;
+  }
+  return total;
+}

@@ -88,6 +88,8 @@ export interface SimIntrospection {
   ranges(): SimRangeInfo[];
   /** VRAM pages in use by SVM on a GPU, and the capacity, in bytes. */
   vram(gpuId: number): { used: bigint; capacity: bigint };
+  /** KFD's system memory accounting (kfd_mem_limit): XNACK-off ranges count against the limit. Bytes. */
+  systemMemory(): { used: bigint; limit: bigint };
   /** The GPU reads or writes [start, start+size): faults and migrates as the driver does (XNACK rules). */
   gpuAccess(gpuId: number, start: bigint, size: bigint, mode: 'read' | 'write'): Promise<GpuAccessResult>;
   /** Creates a user queue on a GPU (AMDKFD_IOC_CREATE_QUEUE, reduced to what XNACK cares about). */
@@ -225,6 +227,10 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
     vram(gpuId) {
       const g = gpuOrEinval('vram', gpuId);
       return { used: BigInt(proc.vramUsedPages(g)) << 12n, capacity: BigInt(g.vramPages) << 12n };
+    },
+    systemMemory() {
+      const m = proc.systemMemory();
+      return { used: BigInt(m.used), limit: BigInt(m.limit) };
     },
     async gpuAccess(gpuId, start, size, mode) {
       checkU64('start', start);

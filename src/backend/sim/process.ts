@@ -21,7 +21,7 @@ import {
 import type { SvmAttribute } from '../contract.js';
 import type { MachineProfile } from '../../platform/profile-types.js';
 import { AddressSpace } from './address-space.js';
-import { buildGpus, maxSvmRangePages, sameHive, type SimGpu } from './devices.js';
+import { buildGpus, hmmPageStructBytes, maxSvmRangePages, sameHive, systemMemLimit, type SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
 import { aggregate, applyAttrs, isKnownAttrType, npages, planAdd, RangeList, type SvmBo, type SvmRange } from './ranges.js';
 import { SmiHub, smiFormat } from './smi.js';
@@ -119,6 +119,11 @@ export class KfdProcess {
   /** Ranges invalidated while the queues were stopped (prange->invalid), restored by restoreWork. */
   private readonly invalid = new Set<SvmRange>();
   private quiesced = false;
+  /** kfd_mem_limit.system_mem_used / max_system_mem_limit, in bytes. */
+  private sysMemUsed: number;
+  private readonly sysMemLimit: number;
+  /** Pages covered by SVM ranges (what switching XNACK off must reserve). */
+  private rangedPages = 0;
 
   constructor(readonly profile: MachineProfile, readonly opts: ProcessOptions) {
     this.gpus = buildGpus(profile);
@@ -136,6 +141,8 @@ export class KfdProcess {
     this.lru = this.gpus.map(() => new Map());
     this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));
     this.clockNs = opts.clockStartNs;
+    this.sysMemLimit = systemMemLimit(profile);
+    this.sysMemUsed = hmmPageStructBytes(this.gpus);
   }
 
   // ---------------------------------------------------------------- lookups, clock, events
@@ -165,6 +172,11 @@ export class KfdProcess {
     if (this.smi.listening(g.gpuId)) this.smi.emit(g.gpuId, this.opts.pid, event, body(this.clock));
   }
 
+  /** System memory KFD accounts (system_mem_used) and its limit, in bytes. */
+  systemMemory(): { used: number; limit: number } {
+    return { used: this.sysMemUsed, limit: this.sysMemLimit };
+  }
+
   vramUsedPages(g: SimGpu): number {
     return this.vramUsed[g.idx] ?? 0;
   }
@@ -189,6 +201,14 @@ export class KfdProcess {
     // kfd_process_xnack_mode(p, true): every GPU must be able to run with retry faults.
     if (enabled && this.gpus.some((g) => !g.desc.xnackSupported)) {
       throw new ModelError(Errno.EPERM, 'a GPU of this process cannot run with XNACK on');
+    }
+    // svm_range_switch_xnack_reserve_mem: with XNACK off every range counts against the system memory
+    // limit (it must stay resident); switching off reserves them all or fails with ENOMEM.
+    const bytes = this.rangedPages * PAGE_SIZE;
+    if (enabled) this.sysMemUsed -= bytes;
+    else {
+      if (this.sysMemUsed + bytes > this.sysMemLimit) throw new ModelError(Errno.ENOMEM, 'ranges exceed the system memory limit');
+      this.sysMemUsed += bytes;
     }
     this.xnack = enabled;
   }
@@ -283,6 +303,16 @@ export class KfdProcess {
 
     const accessAll = this.xnack ? this.supported : 0;
     const plan = planAdd(this.ranges, Number(start), Number(size), attrs, accessAll, this.idxOf);
+    // svm_range_new(..., update_mem_usage = true): with XNACK off new ranges are reserved against the
+    // system memory limit ("SVM mapping failed, exceeds resident system memory limit").
+    const newBytes = plan.newPages * PAGE_SIZE;
+    if (!this.xnack) {
+      if (this.sysMemUsed + newBytes > this.sysMemLimit) {
+        throw new ModelError(Errno.ENOMEM, 'SVM mapping failed, exceeds resident system memory limit');
+      }
+      this.sysMemUsed += newBytes;
+    }
+    this.rangedPages += plan.newPages;
     // Apply the transaction: originals out, clones and new ranges in.
     for (const r of plan.remove) {
       this.ranges.remove(r);
@@ -633,6 +663,9 @@ export class KfdProcess {
       const l = Math.min(last, r.last);
       this.unmapFromGpus(r, s, l, UnmapTrigger.UNMAP_FROM_CPU);
       this.ranges.remove(r);
+      // svm_range_free(prange, true) of the unmapped piece: unreserved when XNACK is off.
+      this.rangedPages -= l - s + 1;
+      if (!this.xnack) this.sysMemUsed -= (l - s + 1) * PAGE_SIZE;
       const wasInvalid = this.invalid.delete(r);
       const keep: SvmRange[] = [];
       if (r.start < s) keep.push(this.ranges.clone(r, r.start, s - 1));
@@ -683,6 +716,7 @@ export class KfdProcess {
     if (prev) start = Math.max(start, prev.end);
     const r = this.ranges.create(start, end - 1, this.xnack ? this.supported : 0);
     this.ranges.insert(r);
+    this.rangedPages += end - start; // XNACK is on here: nothing to reserve
     return r;
   }
 

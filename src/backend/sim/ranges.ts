@@ -74,15 +74,14 @@ export class RangeList {
     };
   }
 
-  /** svm_range_clone (and the attribute copy of svm_range_split_adjust). */
+  /** svm_range_clone (and the attribute copy of svm_range_split_adjust). It joins the BO when inserted. */
   clone(old: SvmRange, start = old.start, last = old.last): SvmRange {
-    const r: SvmRange = { ...old, start, last };
-    if (r.bo) r.bo.ranges.add(r);
-    return r;
+    return { ...old, start, last };
   }
 
   insert(r: SvmRange): void {
     this.tree.insert(r.start, r.last + 1, r);
+    if (r.bo) r.bo.ranges.add(r);
   }
 
   remove(r: SvmRange): void {
@@ -199,6 +198,8 @@ export interface AddPlan {
   remove: SvmRange[];
   /** Split pieces whose huge-page mapping must be redone (remap_list). */
   remap: SvmRange[];
+  /** Pages of the new ranges made for holes (svm_range_new with update_mem_usage). */
+  newPages: number;
 }
 
 const HUGE = 512;
@@ -275,7 +276,9 @@ export function planAdd(
     cur = nextStart;
   }
   if (cur <= last) splitNew(cur, last);
-  return { update: updateOrder.reverse(), insert: [...insert, ...newList], remove, remap };
+  let newPages = 0;
+  for (const r of newList) newPages += npages(r);
+  return { update: updateOrder.reverse(), insert: [...insert, ...newList], remove, remap, newPages };
 }
 
 /** The answers of svm_range_get_attr, before they are written into the attribute array. */

@@ -41,6 +41,49 @@ describe('XNACK mode (kfd_ioctl_set_xnack_mode)', () => {
   });
 });
 
+describe('XNACK off keeps ranges resident: the system memory limit (amdgpu_amdkfd_reserve_mem_limit)', () => {
+  // 1 GiB of RAM: limit = (1 GiB - 1/64) / 2 = 504 MiB; 2 MiB already taken by HMM page structs.
+  const MiB = 1024n * 1024n;
+
+  it('the limit and the initial use follow amdgpu_amdkfd_gpuvm_init_mem_limits and kgd2kfd_init_zone_device', () => {
+    const b = simWithVms(twoGpus());
+    expect(b.systemMemory()).toEqual({ used: 2n * MiB, limit: 504n * MiB });
+  });
+
+  it('registering more than the limit with XNACK off → ENOMEM, nothing registered; with XNACK on it works', async () => {
+    const b = simWithVms(twoGpus());
+    const m = b.alloc(600 * 1024 * 1024);
+    await expect(b.svmSetAttr(m.address, 600n * MiB, [])).rejects.toMatchObject({ code: 'ENOMEM' });
+    expect(b.ranges()).toEqual([]);
+    await b.svmSetAttr(m.address, 400n * MiB, []);
+    expect(b.systemMemory().used).toBe(402n * MiB);
+    // Only the new part counts: re-setting the registered 400 MiB costs nothing.
+    await expect(b.svmSetAttr(m.address, 600n * MiB, [])).rejects.toMatchObject({ code: 'ENOMEM' });
+    await b.svmSetAttr(m.address, 500n * MiB, []);
+    expect(b.systemMemory().used).toBe(502n * MiB);
+    m.free();
+    expect(b.systemMemory().used).toBe(2n * MiB);
+    const on = simWithVms(twoGpus({ xnackDefault: true }));
+    const n = on.alloc(600 * 1024 * 1024);
+    await on.svmSetAttr(n.address, 600n * MiB, []);
+    expect(on.systemMemory().used).toBe(2n * MiB);
+  });
+
+  it('switching XNACK off reserves every range: ENOMEM (mode unchanged) when they do not fit', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }));
+    const m = b.alloc(600 * 1024 * 1024);
+    await b.svmSetAttr(m.address, 600n * MiB, []);
+    expect(() => b.setXnack(false)).toThrow(expect.objectContaining({ code: 'ENOMEM', request: 'AMDKFD_IOC_SET_XNACK_MODE' }));
+    expect(b.getXnack()).toBe(true);
+    const part = b.alloc(4096);
+    part.free();
+    m.free();
+    b.setXnack(false);
+    expect(b.getXnack()).toBe(false);
+    expect(b.systemMemory().used).toBe(2n * MiB);
+  });
+});
+
 describe('GPU access without a mapping', () => {
   it('XNACK off: a VM fault (VMFAULT event "pid:task"), no recovery, no migration', async () => {
     const b = simWithVms(twoGpus(), { pid: 0x4d2, taskName: 'bench' });
