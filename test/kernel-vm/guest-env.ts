@@ -15,5 +15,7 @@ export function record(name: string, value: unknown): void {
   const dir = process.env.KFD_SVM_VM_OUT;
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  // bigints (addresses, topology properties) as decimal strings: JSON has no u64.
+  const json = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+  writeFileSync(join(dir, name), `${json}\n`);
 }
