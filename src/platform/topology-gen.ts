@@ -543,10 +543,10 @@ function withEmptyDirs(reader: MapTreeReader, profile: MachineProfile): MapTreeR
     const m = /^nodes\/(\d+)$/.exec(p);
     if (found && m && Number(m[1]) < count) {
       // Every node directory holds these subdirectories, empty or not (kfd_build_sysfs_node_entry).
-      return [...new Set([...found, 'mem_banks', 'caches', 'io_links', 'p2p_links'])];
+      return [...new Set([...found, 'mem_banks', 'caches', 'io_links', 'p2p_links', 'perf'])];
     }
     if (!found) {
-      const sub = /^nodes\/(\d+)\/(mem_banks|caches|io_links|p2p_links)$/.exec(p);
+      const sub = /^nodes\/(\d+)\/(mem_banks|caches|io_links|p2p_links|perf)$/.exec(p);
       if (sub && Number(sub[1]) < count) return [];
     }
     return found;
