@@ -70,8 +70,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end with exit code 0; every parse error with 2.
+      // `help <command>` ends as 'commander.help' with exit code 0; help shown for an error has 1.
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT_OK;
-      if (e.code === 'commander.help') return EXIT_USAGE;
+      if (e.code === 'commander.help' && e.exitCode === 0) return EXIT_OK;
       return EXIT_USAGE;
     }
     if (e instanceof UsageError) {

@@ -85,7 +85,7 @@ describe.concurrent('kfd-svm info', () => {
 
 describe.concurrent('kfd-svm smoke', () => {
   it.each(PROFILES)('exit code 0 and a complete passing JSON report on the %s profile', async (profile) => {
-    const r = await runCli(['smoke', '--json', '--profile', profile]);
+    const r = await runCli(['smoke', '--json', '--size', '2M', '--profile', profile]);
     expect(r.stderr).toBe('');
     const report = JSON.parse(r.stdout) as NodeReport;
     const failed = report.checks.filter((c) => c.status === 'fail');

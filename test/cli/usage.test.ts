@@ -18,6 +18,7 @@ describe.concurrent('kfd-svm --help and usage errors', () => {
     const r = await runCli([c, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: kfd-svm ${c}`, 'm'));
+    expect(r.stdout).toContain('--help');
   });
 
   it('--version prints the package version', async () => {
@@ -26,21 +27,15 @@ describe.concurrent('kfd-svm --help and usage errors', () => {
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
+  // Representative cases on the built package; test/unit/cli/program.test.ts has the long matrix in-process.
   it.each([
     [[], /Usage: kfd-svm/],
     [['frobnicate'], /unknown command 'frobnicate'/],
-    [['info', '--frob'], /unknown option '--frob'/],
     [['--backend', 'gpu', 'info'], /argument 'gpu' is invalid. Allowed choices are auto, kfd, sim/],
     [['--profile', 'mi999', 'info'], /mi999.*\n?.*mi250x/],
-    [['smoke', '--budget', 'soon'], /--budget <seconds>.*'soon' is invalid/],
     [['smoke', '--gpu', '99'], /--gpu 99: no such GPU/],
-    [['smoke', '--gpu', 'first'], /Expected GPU ids/],
     [['bench', '--sizes', '1000'], /not a multiple of the 4 KiB page/],
-    [['bench', '--repeat', '0'], /Expected a whole number/],
-    [['events', '--kinds', 'migrate-start,explosions'], /Unknown event kind "explosions"/],
     [['report'], /missing required argument 'dir'/],
-    [['report', '/nonexistent/kfd-svm-reports'], /no such directory/],
-    [['info', 'extra'], /too many arguments/],
   ])('%j: a clear message on stderr, exit code 2', async (args, message) => {
     const r = await runCli(args as string[]);
     expect(r.code).toBe(2);

@@ -531,12 +531,15 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
           expect(m.from).toBe(0);
           expect(m.to).toBe(gpu.gpuId);
           expect(m.trigger).toBe('prefetch');
+          expect(m.node).toBe(gpu.gpuId); // kfd_migrate.c reports on the GPU node, in both directions
         }
         await buf.prefetch('system');
         const back = await collectMigration(stream, pages, first);
         for (const m of back) {
           expect(m.from).toBe(gpu.gpuId);
           expect(m.to).toBe(0);
+          expect(m.trigger).toBe('prefetch');
+          expect(m.node).toBe(gpu.gpuId);
         }
         stream.close();
         expect(await stream.next()).toEqual({ value: undefined, done: true });
@@ -772,11 +775,20 @@ interface Migration {
   from: number;
   to: number;
   trigger: string;
+  /** The gpu_id of the event fd that delivered it (the kernel reports on the GPU node that migrates). */
+  node: number;
 }
 
 function migrationOf(e: SvmEvent): Migration | undefined {
   if (e.kind !== 'migrate-start' && e.kind !== 'migrate-end') return undefined;
-  return { start: Number(e.startPage), pages: Number(e.pages), from: e.from, to: e.to, trigger: e.triggerName ?? String(e.trigger) };
+  return {
+    start: Number(e.startPage),
+    pages: Number(e.pages),
+    from: e.from,
+    to: e.to,
+    trigger: e.triggerName ?? String(e.trigger),
+    node: e.gpu.gpuId,
+  };
 }
 
 /**

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/contract.js';
 import { openKfdBackend } from '../../src/backend/kfd/index.js';
-import { toSvmError } from '../../src/errors.js';
+import { SvmError, toSvmError } from '../../src/errors.js';
+import { open } from '../../src/index.js';
 import { parseTopology } from '../../src/platform/topology.js';
 import { CASES, type Answer, expectedWithoutSvm, runAll } from './cases.js';
 import { HMM_HELPER, IN_VM, VM_KERNEL, VM_MODE, record } from './guest-env.js';
@@ -65,6 +66,41 @@ describe.runIf(IN_VM && (VM_KERNEL === 'nosvm' || (withSvm && VM_MODE === 'hmm')
       expect(raw.unknownIoctl.errno).toBe(25);
       // kfd_ioctl_svm_validate runs before the handler, even when the handler is the EPERM stub.
       expect(raw.svmPlainSize.errno).toBe(22);
+    });
+
+    it.runIf(withSvm)("open({ backend: 'kfd' }) opens the GPU-less KFD; 'auto' falls back to the sim and says why", async () => {
+      const device = await open({ backend: 'kfd' });
+      try {
+        expect(device.backend).toBe('kfd');
+        expect(device.gpus).toHaveLength(0);
+      } finally {
+        await device.close();
+      }
+      const auto = await open({ backend: 'auto' });
+      try {
+        expect(auto.backend).toBe('sim');
+        expect(auto.fallbackReason).toMatch(/GPU/);
+      } finally {
+        await auto.close();
+      }
+    });
+
+    it.runIf(!withSvm)("open({ backend: 'kfd' }) fails with SvmError ENOSVM: this kernel has no SVM support", async () => {
+      const e: unknown = await open({ backend: 'kfd' }).then(
+        (d) => d.close().then(() => 'opened'),
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(SvmError);
+      expect((e as SvmError).code).toBe('ENOSVM');
+      expect((e as SvmError).message).toMatch(/no SVM support/);
+      expect((e as SvmError).hint).toMatch(/HSA_AMD_SVM/);
+      const auto = await open({ backend: 'auto' });
+      try {
+        expect(auto.backend).toBe('sim');
+        expect(auto.fallbackReason).toMatch(/no SVM support/);
+      } finally {
+        await auto.close();
+      }
     });
 
     it.runIf(!withSvm)('reports the EPERM stubs as SvmError ENOSVM, with a hint naming the kernel option', async () => {

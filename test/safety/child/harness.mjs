@@ -73,7 +73,7 @@ export function errorOf(f) {
   try {
     f();
   } catch (e) {
-    return { name: e?.constructor?.name, code: e?.code, errno: e?.errno, syscall: e?.syscall, message: String(e?.message) };
+    return { name: e?.name, type: e?.constructor?.name, code: e?.code, errno: e?.errno, syscall: e?.syscall, message: String(e?.message) };
   }
   return undefined;
 }

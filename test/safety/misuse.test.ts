@@ -1,0 +1,298 @@
+/**
+ * Misuse of the native addon: every exported function, every parameter, every kind of wrong value (wrong
+ * types, missing arguments, negative, fractional, NaN, infinite, huge and 2^64-overflowing sizes and
+ * addresses, detached buffers, handles of the wrong kind, closed handles) and concurrent async calls. The
+ * answer must be a TypeError / RangeError, or an Error carrying the errno the system gave (code, errno),
+ * each time; never a crash. Everything runs in child processes, so a crash fails a test instead of
+ * killing the runner.
+ *
+ * The functions are enumerated from the loaded addon: an export without a row in SIGNATURES fails the
+ * first test, and an addition to the NativeAddon type without one fails the typecheck.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadAddon, type NativeAddon } from '../../src/backend/kfd/index.js';
+import { childResult, runChild } from './child.js';
+
+type Kind = 'device' | 'mapping' | 'smi' | 'u32' | 'i32' | 'u64' | 'size' | 'peekLen' | 'nattr' | 'bool?' | 'path' | 'attrs' | 'fd';
+type FunctionKeys = { [K in keyof NativeAddon]: NativeAddon[K] extends (...args: never[]) => unknown ? K : never }[keyof NativeAddon];
+type DataKeys = Exclude<keyof NativeAddon, FunctionKeys>;
+
+/** Every exported function and the kinds of its parameters (see test/safety/child/misuse.mjs). */
+const SIGNATURES: Record<FunctionKeys, Kind[]> = {
+  abiSvmRequest: ['nattr'],
+  kfdOpen: ['path'],
+  kfdClose: ['device'],
+  kfdIsOpen: ['device'],
+  kfdGetVersion: ['device'],
+  kfdGetProcessApertures: ['device'],
+  kfdAcquireVm: ['device', 'u32', 'path'],
+  kfdSetXnackMode: ['device', 'i32'],
+  kfdAvailableMemory: ['device', 'u32'],
+  kfdSvmSync: ['device', 'u32', 'u64', 'u64', 'attrs'],
+  kfdSvmAsync: ['device', 'u32', 'u64', 'u64', 'attrs'],
+  memAlloc: ['size', 'bool?'],
+  memFree: ['mapping'],
+  memIsFreed: ['mapping'],
+  memPeek: ['u64', 'peekLen'],
+  kfdSmiOpen: ['device', 'u32', 'u64'],
+  smiAdopt: ['fd'],
+  smiRead: ['smi'],
+  smiSetMask: ['smi', 'u64'],
+  smiClose: ['smi'],
+};
+const DATA: Record<DataKeys, true> = { sourceHash: true, buildSystem: true, napiVersion: true, pageSize: true, abi: true };
+
+const MISUSE = `import * as m from ${JSON.stringify(new URL('./child/misuse.mjs', import.meta.url).href)};`;
+
+describe('the addon surface', () => {
+  it('every export is a known function (with a misuse row) or a known constant', () => {
+    const addon = loadAddon() as unknown as Record<string, unknown>;
+    const fns = Object.keys(addon).filter((k) => typeof addon[k] === 'function').sort();
+    const data = Object.keys(addon).filter((k) => typeof addon[k] !== 'function').sort();
+    expect(fns).toEqual(Object.keys(SIGNATURES).sort());
+    expect(data).toEqual(Object.keys(DATA).sort());
+  });
+});
+
+describe('every function × every parameter × every bad value', () => {
+  it('answers TypeError, RangeError or an errno error, exactly as expected, and never crashes', () => {
+    const r = childResult<{ calls: number; mismatches: string[] }>(
+      runChild(`
+        ${MISUSE}
+        const r = await m.runMatrix(${JSON.stringify(SIGNATURES)});
+        m.cleanup();
+        h.report(r);
+      `),
+    );
+    expect(r.mismatches).toEqual([]);
+    expect(r.calls).toBeGreaterThan(1000);
+  });
+
+  it('closed devices are EBADF, freed mappings and closed sources are idempotent or EBADF', () => {
+    const r = childResult<Record<string, string>>(
+      runChild(`
+        ${MISUSE}
+        const r = await m.closedHandles(${JSON.stringify(SIGNATURES)});
+        m.cleanup();
+        h.report(r);
+      `),
+    );
+    const closed = Object.fromEntries(
+      Object.entries(SIGNATURES)
+        .filter(([, kinds]) => kinds.some((k) => k === 'device' || k === 'mapping' || k === 'smi'))
+        .map(([fn]) => [fn, 'errno:EBADF']),
+    );
+    Object.assign(closed, {
+      kfdClose: 'ok', // idempotent
+      kfdIsOpen: 'ok', // answers false
+      memFree: 'ok', // idempotent
+      memIsFreed: 'ok', // answers true
+      smiRead: 'ok', // resolves '' (end of stream)
+      smiClose: 'ok', // idempotent
+    });
+    expect(r).toEqual(closed);
+  });
+});
+
+describe('buffers', () => {
+  it('a freed mapping leaves only detached views; the memory is gone, not reachable through them', () => {
+    const r = childResult<Record<string, unknown>>(
+      runChild(`
+        const mp = addon.memAlloc(8192);
+        const u8 = new Uint8Array(mp.buffer);
+        const dv = new DataView(mp.buffer, 4096);
+        u8.fill(7);
+        addon.memFree(mp.handle);
+        u8[0] = 1; // an indexed store to a detached view is a no-op, not a store into unmapped memory
+        const fill = h.errorOf(() => u8.fill(9))?.name;
+        const peek = h.errorOf(() => addon.memPeek(mp.address, 1));
+        h.report({
+          byteLength: mp.buffer.byteLength, u8Length: u8.length, u8First: u8[0] ?? null,
+          dataView: h.errorOf(() => dv.getUint8(0))?.name,
+          newView: h.errorOf(() => new Uint8Array(mp.buffer, 0, 1))?.name,
+          slice: h.errorOf(() => mp.buffer.slice(0))?.name,
+          clone: h.errorOf(() => structuredClone(mp.buffer))?.name ?? 'cloned',
+          peek: peek?.code, freed: addon.memIsFreed(mp.handle), fill,
+        });
+      `),
+    );
+    expect(r).toEqual({
+      byteLength: 0,
+      u8Length: 0,
+      u8First: null,
+      dataView: 'TypeError',
+      newView: 'TypeError',
+      slice: 'TypeError',
+      clone: 'DataCloneError',
+      peek: 'EFAULT',
+      freed: true,
+      fill: 'TypeError',
+    });
+  });
+
+  it('the mapped buffer cannot be transferred away: structuredClone and postMessage copy it, so free() cannot leave a live view', () => {
+    const r = childResult<Record<string, unknown>>(
+      runChild(`
+        const { MessageChannel } = await import('node:worker_threads');
+        const mp = addon.memAlloc(4096);
+        new Uint8Array(mp.buffer).fill(5);
+        const copy = structuredClone(mp.buffer, { transfer: [mp.buffer] });
+        const mc = new MessageChannel();
+        const got = new Promise((res) => mc.port2.once('message', res));
+        mc.port1.postMessage(mp.buffer, [mp.buffer]);
+        const posted = await got;
+        mc.port1.close();
+        const stillAttached = mp.buffer.byteLength;
+        addon.memFree(mp.handle);
+        new Uint8Array(copy).fill(1); new Uint8Array(posted).fill(1); // their own memory: safe after free
+        h.report({ stillAttached, copy: new Uint8Array(copy)[0], posted: new Uint8Array(posted)[4095], after: mp.buffer.byteLength });
+      `),
+    );
+    // Node marks external ArrayBuffers untransferable: a transfer list entry is copied, not moved. If that
+    // ever changes, free() would unmap memory a transferred buffer still points at.
+    expect(r).toEqual({ stillAttached: 4096, copy: 1, posted: 1, after: 0 });
+  });
+
+  it('handles cannot leave their thread: posting one to a worker is a DataCloneError', () => {
+    const r = childResult<Record<string, string | undefined>>(
+      runChild(`
+        const { MessageChannel } = await import('node:worker_threads');
+        const mc = new MessageChannel();
+        const d = addon.kfdOpen('/dev/null'), mp = addon.memAlloc(4096), s = addon.smiAdopt(0);
+        const post = (v) => h.errorOf(() => mc.port1.postMessage(v))?.name;
+        const out = { device: post(d), mapping: post(mp.handle), smi: post(s) };
+        mc.port1.close(); addon.kfdClose(d); addon.memFree(mp.handle); addon.smiClose(s);
+        h.report(out);
+      `),
+    );
+    expect(r).toEqual({ device: 'DataCloneError', mapping: 'DataCloneError', smi: 'DataCloneError' });
+  });
+});
+
+describe('concurrency', () => {
+  it('many SVM calls in flight while the device closes, frees and reopens: each settles with an errno', () => {
+    const r = childResult<Record<string, number>>(
+      runChild(`
+        const tally = {};
+        const note = (k) => { tally[k] = (tally[k] ?? 0) + 1; };
+        const all = [];
+        for (let round = 0; round < 10; round++) {
+          const d = addon.kfdOpen('/dev/null');
+          const mp = addon.memAlloc(1 << 16);
+          for (let i = 0; i <= 20; i++) {
+            const p = addon.kfdSvmAsync(d, i % 2, mp.address, BigInt(mp.size), [{ type: 1, value: 0 }]);
+            all.push(p.then(() => 'ok', (e) => e.code));
+            if (i === 10) addon.memFree(mp.handle); // the range goes away under the queued calls
+            if (i === 20) {
+              addon.kfdClose(d); // calls already queued keep the fd until they finish
+              for (let k = 0; k < 19; k++) { const e = h.errorOf(() => addon.kfdSvmAsync(d, 0, 0n, 0n, [])); note('closed ' + (e ? e.code : 'accepted')); }
+              break;
+            }
+          }
+        }
+        for (const k of await Promise.all(all)) note(k);
+        h.report(tally);
+      `),
+    );
+    // Calls queued before close() still run on the fd (the worker holds it) and get /dev/null's answer.
+    expect(r).toEqual({ ENOTTY: 210, 'closed EBADF': 190 });
+  });
+
+  it('concurrent reads on one source: one waits, the others are EBUSY; close wakes it with end of stream', () => {
+    const r = childResult<Record<string, number>>(
+      runChild(`
+        const fs = await import('node:fs');
+        const { execFileSync } = await import('node:child_process');
+        const dir = fs.mkdtempSync('/tmp/kfd-svm-misuse-');
+        execFileSync('mkfifo', [dir + '/f']);
+        const fifo = fs.openSync(dir + '/f', fs.constants.O_RDWR);
+        const tally = {};
+        for (let round = 0; round < 50; round++) {
+          const sources = Array.from({ length: 8 }, () => addon.smiAdopt(fifo));
+          const reads = [];
+          for (const s of sources) for (let k = 0; k < 4; k++) reads.push(addon.smiRead(s).then((t) => t === '' ? 'eos' : 'data', (e) => e.code));
+          for (const s of sources.reverse()) { addon.smiClose(s); addon.smiClose(s); }
+          for (const k of await Promise.all(reads)) tally[k] = (tally[k] ?? 0) + 1;
+        }
+        fs.closeSync(fifo); fs.rmSync(dir, { recursive: true });
+        h.report(tally);
+      `),
+    );
+    expect(r).toEqual({ eos: 400, EBUSY: 1200 });
+  });
+
+  it('workers load the addon side by side and are terminated with reads, SVM calls and mappings pending', () => {
+    const r = childResult<{ exits: number[]; ready: number; mainStillWorks: string }>(
+      runChild(`
+        const { Worker } = await import('node:worker_threads');
+        const fs = await import('node:fs');
+        const { execFileSync } = await import('node:child_process');
+        const dir = fs.mkdtempSync('/tmp/kfd-svm-workers-');
+        execFileSync('mkfifo', [dir + '/f']);
+        // CommonJS worker: the addon is a per-environment Node-API module, each worker gets its own instance.
+        const code = \`
+          const { parentPort, workerData } = require('node:worker_threads');
+          const fs = require('node:fs');
+          const addon = require(workerData.path);
+          for (let i = 0; i < 200; i++) addon.memFree(addon.memAlloc(4096 * (1 + i % 8), i % 2 === 0).handle);
+          const d = addon.kfdOpen('/dev/null');
+          const fifo = fs.openSync(workerData.fifo, fs.constants.O_RDWR);
+          const pending = [];
+          for (let i = 0; i < 4; i++) pending.push(addon.smiRead(addon.smiAdopt(fifo)).catch(() => 0)); // never readable
+          for (let i = 0; i < 20; i++) pending.push(addon.kfdSvmAsync(d, 0, 4096n, 4096n, [{ type: 1, value: 0 }]).catch(() => 0));
+          globalThis.keep = [addon.memAlloc(1 << 20), addon.memAlloc(1 << 21, true), addon.smiAdopt(fifo), pending];
+          parentPort.postMessage('ready');
+        \`;
+        const exits = [];
+        let ready = 0;
+        for (let round = 0; round < 6; round++) {
+          const ws = Array.from({ length: 3 }, () =>
+            new Worker(code, { eval: true, execArgv: [], workerData: { path: process.env.KFD_SVM_NATIVE_PATH, fifo: dir + '/f' } }));
+          await Promise.all(ws.map((w) => new Promise((res, rej) => { w.once('message', () => { ready++; res(); }); w.once('error', rej); })));
+          for (const w of ws) exits.push(await w.terminate());
+        }
+        fs.rmSync(dir, { recursive: true });
+        // The main thread's instance is untouched by the workers' teardown.
+        const mp = addon.memAlloc(4096); new Uint8Array(mp.buffer)[0] = 1; addon.memFree(mp.handle);
+        h.report({ exits, ready, mainStillWorks: h.errorOf(() => addon.kfdGetVersion(addon.kfdOpen('/dev/null')))?.code });
+      `),
+    );
+    expect(r.ready).toBe(18);
+    expect(r.exits).toEqual(Array(18).fill(1)); // terminate() resolves with exit code 1
+    expect(r.mainStillWorks).toBe('ENOTTY');
+  });
+
+  it('the process exits promptly and cleanly with reads pending, after the sources are closed', () => {
+    const run = runChild(`
+      const fs = await import('node:fs');
+      const { execFileSync } = await import('node:child_process');
+      const dir = fs.mkdtempSync('/tmp/kfd-svm-exit-');
+      execFileSync('mkfifo', [dir + '/f']);
+      const fifo = fs.openSync(dir + '/f', fs.constants.O_RDWR);
+      const sources = Array.from({ length: 16 }, () => addon.smiAdopt(fifo));
+      for (const s of sources) addon.smiRead(s).catch(() => 0);
+      fs.rmSync(dir, { recursive: true });
+      h.report('started');
+      setImmediate(() => { for (const s of sources) addon.smiClose(s); }); // then nothing keeps the loop alive
+    `, 30_000);
+    expect(childResult(run)).toBe('started');
+  });
+
+  it('process.exit() with reads, SVM calls and live mappings pending exits 0 without a crash', () => {
+    const run = runChild(`
+      const fs = await import('node:fs');
+      const { execFileSync } = await import('node:child_process');
+      const dir = fs.mkdtempSync('/tmp/kfd-svm-exit-');
+      execFileSync('mkfifo', [dir + '/f']);
+      const fifo = fs.openSync(dir + '/f', fs.constants.O_RDWR);
+      fs.rmSync(dir, { recursive: true });
+      for (let i = 0; i < 16; i++) addon.smiRead(addon.smiAdopt(fifo)).catch(() => 0);
+      const d = addon.kfdOpen('/dev/null');
+      for (let i = 0; i < 50; i++) addon.kfdSvmAsync(d, 0, 4096n, 4096n, []).catch(() => 0);
+      globalThis.keep = Array.from({ length: 50 }, (_, i) => addon.memAlloc(65536, i % 2 === 0));
+      h.report('exiting');
+      process.exit(0);
+    `, 30_000);
+    expect(childResult(run)).toBe('exiting');
+  });
+});
