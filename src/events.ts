@@ -65,6 +65,7 @@ export class SvmEventStream implements AsyncIterableIterator<SvmEvent> {
   #sources: Array<{ gpu: Gpu; src: SmiEventSource }> = [];
   #live = 0;
   #closed = false;
+  #detached = false;
   #error: SvmError | undefined;
   #onClose: () => void;
   #signal: AbortSignal | undefined;
@@ -78,7 +79,8 @@ export class SvmEventStream implements AsyncIterableIterator<SvmEvent> {
     this.#live = sources.length;
     signal?.addEventListener('abort', this.#abort, { once: true });
     for (const s of sources) void this.#pump(s.gpu, s.src);
-    if (sources.length === 0) this.#settle();
+    // With no source the stream is over at once; settle after the caller has taken the stream.
+    if (sources.length === 0) queueMicrotask(() => this.#settle());
   }
 
   /** True once the stream ended (closed, aborted, or every source ended). */
@@ -123,6 +125,7 @@ export class SvmEventStream implements AsyncIterableIterator<SvmEvent> {
   /** Wakes waiters once nothing more can come (every source ended or failed). */
   #settle(): void {
     if (this.#live > 0 && !this.#closed) return;
+    this.#detach();
     if (this.#error && !this.#closed) {
       const err = this.#error;
       for (const r of this.#rejecters.splice(0)) r(err);
@@ -165,10 +168,16 @@ export class SvmEventStream implements AsyncIterableIterator<SvmEvent> {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.length = 0;
-    this.#signal?.removeEventListener('abort', this.#abort);
     for (const { src } of this.#sources) src.close();
     for (const r of this.#space.splice(0)) r();
     this.#settle();
+  }
+
+  /** Once nothing more can come: stop listening to the signal and let the device forget the stream. */
+  #detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    this.#signal?.removeEventListener('abort', this.#abort);
     this.#onClose();
   }
 
