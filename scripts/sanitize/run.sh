@@ -30,6 +30,8 @@ trap 'rm -rf "$logdir"' EXIT
 # ASan's runtime here (gcc 12), so its reports are found in the captured output instead.
 asan_opts="detect_leaks=0:halt_on_error=1:abort_on_error=0:log_path=$logdir/asan:strict_string_checks=1"
 asan_opts+=":detect_stack_use_after_return=1:check_initialization_order=1"
+# node installs its own SIGSEGV handler (V8 trap handler), which would hide a segfault from ASan.
+asan_opts+=":allow_user_segv_handler=0"
 ubsan_opts="halt_on_error=1:print_stacktrace=1"
 
 run_sanitized() {
