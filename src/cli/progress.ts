@@ -44,15 +44,21 @@ export function createProgress(io: CliIo, enabled = io.stderr.isTTY === true): P
     },
     tick(label) {
       bar?.increment(1, { label });
+      // Redraw now: the simulator's work runs in microtasks and starves the bar's own redraw timer.
+      if (bar) multi.update();
     },
     setTotal(total) {
       bar?.setTotal(total);
     },
     print(l) {
-      if (sameTerminal && bar) multi.log(`${l}\n`);
-      else printPlain(l);
+      if (sameTerminal && bar) {
+        multi.log(`${l}\n`);
+        multi.update();
+      } else printPlain(l);
     },
     stop() {
+      if (!bar) return;
+      multi.update(); // flush lines still buffered above the bar
       multi.stop();
       bar = undefined;
     },
