@@ -115,9 +115,21 @@ export function decodeIoLinkFlags(v: number): IoLinkFlags {
   };
 }
 
-/** HSA_CACHE_TYPE_* names set in a cache's `type`. */
-export function decodeCacheType(v: number): ('data' | 'instruction' | 'cpu' | 'hsacu')[] {
-  const out: ('data' | 'instruction' | 'cpu' | 'hsacu')[] = [];
+export type CacheTypeName = 'data' | 'instruction' | 'cpu' | 'hsacu';
+const cacheTypeNames = new Map<number, readonly CacheTypeName[]>();
+
+/** HSA_CACHE_TYPE_* names set in a cache's `type` (one shared frozen array per value: GPUs have hundreds). */
+export function decodeCacheType(v: number): readonly CacheTypeName[] {
+  let names = cacheTypeNames.get(v);
+  if (!names) {
+    names = Object.freeze(cacheTypeList(v));
+    if (cacheTypeNames.size < 64) cacheTypeNames.set(v, names);
+  }
+  return names;
+}
+
+function cacheTypeList(v: number): CacheTypeName[] {
+  const out: CacheTypeName[] = [];
   if (v & 1) out.push('data');
   if (v & 2) out.push('instruction');
   if (v & 4) out.push('cpu');

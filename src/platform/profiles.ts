@@ -253,9 +253,28 @@ export function getProfile(id: string): MachineProfile {
   return BUILDERS[id]();
 }
 
+/**
+ * Generated trees by profile content: writing a tree costs tens of milliseconds for the big machines
+ * (thousands of cache files), and a simulator opens the same few profiles again and again. The readers
+ * are read-only, so one instance can serve every caller.
+ */
+const treeCache = new Map<string, TreeReader>();
+const TREE_CACHE_MAX = 16;
+
+function profileKey(p: MachineProfile, opts: TopologyOptions): string {
+  return JSON.stringify([p, opts], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
 /** The profile's KFD topology tree (/sys/class/kfd/kfd/topology), as the kernel would write it. */
 export function topologyTree(p: MachineProfile, opts: TopologyOptions = {}): TreeReader {
-  return genTopologyTree(p, opts);
+  const key = profileKey(p, opts);
+  let tree = treeCache.get(key);
+  if (!tree) {
+    tree = genTopologyTree(p, opts);
+    if (treeCache.size >= TREE_CACHE_MAX) treeCache.delete(treeCache.keys().next().value as string);
+    treeCache.set(key, tree);
+  }
+  return tree;
 }
 
 /** The profile's /proc/iomem; hideAddresses gives the all-zero view of a reader without CAP_SYS_ADMIN. */

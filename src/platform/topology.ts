@@ -28,6 +28,7 @@ import {
   HEAP_TYPES,
   IOLINK_TYPES,
   type Capability,
+  type CacheTypeName,
   type HeapTypeName,
   type IoLinkFlags,
 } from './kfd-sysfs.js';
@@ -72,7 +73,7 @@ export interface Cache {
   size: number;
   cacheLineSize: number;
   type: number;
-  typeNames: ('data' | 'instruction' | 'cpu' | 'hsacu')[];
+  typeNames: readonly CacheTypeName[];
   /** One entry per bit of the kernel's sibling map (1 = the CU/core shares this cache). */
   siblingMap: number[];
   properties: Properties;

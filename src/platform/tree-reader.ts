@@ -43,5 +43,6 @@ export class MapTreeReader implements TreeReader {
 }
 
 function normalize(path: string): string {
-  return path.replace(/^\/+|\/+$/g, '');
+  // Most paths come clean; only strip slashes when there are some.
+  return path.startsWith('/') || path.endsWith('/') ? path.replace(/^\/+|\/+$/g, '') : path;
 }

@@ -39,6 +39,19 @@ describe('getProfile', () => {
   });
 });
 
+describe('topologyTree', () => {
+  it('shares one read-only tree per profile content, and writes a new one when the profile differs', () => {
+    const a = topologyTree(getProfile('mi210'));
+    expect(topologyTree(getProfile('mi210'))).toBe(a);
+    const changed = getProfile('mi210');
+    changed.gpus[0]!.drmRenderMinor = 200;
+    const b = topologyTree(changed);
+    expect(b).not.toBe(a);
+    expect(b.readFile('nodes/1/properties')).toMatch(/\ndrm_render_minor 200\n/);
+    expect(a.readFile('nodes/1/properties')).toMatch(/\ndrm_render_minor 128\n/);
+  });
+});
+
 describe('profile topology, parsed back', () => {
   it('mi250x: one CPU node and 8 gfx90a GCDs, coherent (xGMI to the CPU), SVM, per-process XNACK', () => {
     const t = topo('mi250x');
