@@ -218,7 +218,13 @@ function buildDevice(backend: Backend, fallbackReason: string | undefined, requi
         backend.acquireVm(gpu.gpuId, gpu.drmRenderMinor);
       } catch (e) {
         const node = `/dev/dri/renderD${gpu.drmRenderMinor}`;
-        throw new KernelUnusable(toSvmError(e, { op: `acquire the VM of GPU ${gpu.gpuId} (${node})`, group: groupOf(node) }));
+        const group = groupOf(node) ?? 'render';
+        const err = toSvmError(e, { op: `acquire the VM of GPU ${gpu.gpuId} (${node})`, group });
+        throw new KernelUnusable(
+          err.code === 'EACCES'
+            ? new SvmError('EACCES', `permission denied on ${node}: join the '${group}' group`, err)
+            : err,
+        );
       }
       vmGpuIds.push(gpu.gpuId);
     }
