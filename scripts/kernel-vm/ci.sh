@@ -32,6 +32,7 @@ status=0
 run() {
   local name="$1"; shift
   log "=== guest run '$name' ($*) ==="
+  rm -rf "${OUTROOT:?}/$name"
   if "$KVM_DIR/run-in-vm.sh" "$@" --out "$OUTROOT/$name" -- "${GUEST_TEST[@]}"; then
     log "guest run '$name' passed in $(cat "$OUTROOT/$name/wall-seconds") s"
   else
