@@ -152,6 +152,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
   for (const input of [...inputs].sort((a, b) => collator.compare(a.file, b.file))) {
     const r = readNodeReport(input.text);
     if (!r.readable) {
+      if (r.isSummary) continue;
       if (r.notAReport) {
         problems.push({ file: input.file, problem: `${r.reason}: ignored` });
         continue;

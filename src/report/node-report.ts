@@ -94,7 +94,7 @@ export interface NodeReport {
 /** The result of reading one file: a report (with what was odd about it), or why it could not be read. */
 export type ReadResult =
   | { readable: true; report: NodeReport; warnings: string[] }
-  | { readable: false; reason: string; notAReport?: boolean };
+  | { readable: false; reason: string; notAReport?: boolean; isSummary?: boolean };
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -185,6 +185,10 @@ export function readNodeReport(text: string): ReadResult {
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     return { readable: false, reason: text.trim() === '' ? 'empty file' : `not valid JSON (${why})` };
+  }
+  // `kfd-svm report --summary <dir>/summary.json` may sit beside the node reports: not a node, not a problem.
+  if (isObj(data) && data.format === 'kfd-svm-report-summary') {
+    return { readable: false, reason: 'a merged summary', notAReport: true, isSummary: true };
   }
   if (!isObj(data) || data.format !== NODE_REPORT_FORMAT) {
     return { readable: false, reason: 'not a kfd-svm node report', notAReport: true };

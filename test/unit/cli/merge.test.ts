@@ -132,6 +132,23 @@ describe('mergeReports', () => {
     expect(mi210.low).toBeNull(); // one sample: too few to judge
   });
 
+  it('keeps GPUs the topology names alike apart by link and VRAM (MI210 PCIe vs MI250X coherent, both "aldebaran")', () => {
+    const reports = ['a', 'b', 'c', 'd', 'e', 'f'].map((h, i) => {
+      const pcie = i >= 3;
+      const r = syntheticReport(h, { gpus: 2, bandwidth: pcie ? 24e9 : 36e9 });
+      for (const s of r.bandwidth) Object.assign(s, { gpuName: 'aldebaran', link: pcie ? 'pcie' : 'coherent', vramBytes: 64 * 1024 ** 3 });
+      return r;
+    });
+    const s = mergeReports(reports.map((r) => asFile(r)));
+    expect(s.bandwidth.map((g) => [g.link, g.direction, g.n])).toEqual([
+      ['coherent', 'to-gpu', 6],
+      ['coherent', 'to-system', 6],
+      ['pcie', 'to-gpu', 6],
+      ['pcie', 'to-system', 6],
+    ]);
+    expect(s.bandwidth.every((g) => g.outliers.length === 0)).toBe(true);
+  });
+
   it('broken, partial, duplicate, foreign and unknown-version files', () => {
     const files = [
       asFile(syntheticReport('nid001')),
@@ -143,8 +160,10 @@ describe('mergeReports', () => {
       // Same host twice: the newer one counts.
       asFile(syntheticReport('nid005', { startedAt: '2026-01-01T00:00:00Z', fail: ['attributes'] }), 'smoke-nid005.json'),
       asFile(syntheticReport('nid005', { startedAt: '2026-01-02T00:00:00Z' }), 'smoke-nid005-rerun.json'),
-      // Not a node report at all (e.g. a summary someone saved in the directory).
-      { file: 'summary.json', text: '{"format":"kfd-svm-report-summary","version":1}' },
+      // Not a node report at all.
+      { file: 'summary.json', text: '{"format":"someone-elses-tool","version":1}' },
+      // A merged summary saved beside the reports: skipped without a word.
+      { file: 'kfd-summary.json', text: '{"format":"kfd-svm-report-summary","version":1}' },
       // Unknown future version that still has the fields: read, with a warning.
       asFile({ ...syntheticReport('nid006'), version: 3 }),
       // Unknown version marker: unreadable.
@@ -170,6 +189,7 @@ describe('mergeReports', () => {
     const problems = s.problems.map((p) => `${p.file}: ${p.problem}`).join('\n');
     expect(problems).toMatch(/smoke-nid005.json: duplicate smoke report for host nid005: kept smoke-nid005-rerun.json/);
     expect(problems).toMatch(/summary.json: not a kfd-svm node report: ignored/);
+    expect(problems).not.toMatch(/kfd-summary/);
     expect(problems).toMatch(/smoke-nid006.json: report version 3 is newer/);
     expect(problems).toMatch(/smoke-nid003.json: not valid JSON/);
     expect(s.nodeRows.find((r) => r.host === 'nid004')!.reason).toMatch(/did not finish \(3 checks recorded\)/);
