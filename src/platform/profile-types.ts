@@ -60,7 +60,10 @@ export interface GpuDescription {
 }
 
 export interface CpuDescription {
-  /** Model name as in the topology node name, e.g. 'AMD EPYC 7A53 64-Core Processor'. */
+  /**
+   * Model name as /proc/cpuinfo shows it, e.g. 'AMD EPYC 7A53 64-Core Processor'. Not in the KFD topology:
+   * kfd_topology.c only names GPU nodes (the ASIC name); a CPU node's `name` file is empty.
+   */
   name: string;
   cores: number;
   /** System memory attached to this node, bytes. */
