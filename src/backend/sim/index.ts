@@ -128,14 +128,15 @@ function checkU32(name: string, v: number): void {
   if (v < 0 || v > 0xffffffff) throw new RangeError(`${name} ${v} does not fit a u32`);
 }
 
-function checkAttrs(attrs: readonly SvmAttribute[]): SvmAttribute[] {
+function checkAttrs(attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
   if (!Array.isArray(attrs)) throw new TypeError('attrs must be an array of { type, value }');
-  return attrs.map((a, i) => {
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i];
     if (typeof a !== 'object' || a === null) throw new TypeError(`attrs[${i}] must be { type, value }`);
     checkU32(`attrs[${i}].type`, a.type);
     checkU32(`attrs[${i}].value`, a.value);
-    return { type: a.type, value: a.value };
-  });
+  }
+  return attrs;
 }
 
 /** Runs a model call, turning its refusals into the KernelError the kernel's errno would give. */
@@ -183,7 +184,7 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
     return g;
   };
 
-  const svmCall = (op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] => {
+  const svmCall = (op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] => {
     checkU32('op', op);
     checkU64('start', start);
     checkU64('size', size);
@@ -318,11 +319,13 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
     },
 
     svmGetAttr(start, size, attrs) {
-      return svmCall(1, start, size, attrs);
+      // GET_ATTR answers in fresh objects (process.ts getAttr maps the array).
+      return svmCall(1, start, size, attrs) as SvmAttribute[];
     },
 
     async svmRaw(op, start, size, attrs) {
-      return svmCall(op, start, size, attrs);
+      // The kernel copies the array out again; a SET leaves it as it was.
+      return svmCall(op, start, size, attrs).map((a) => ({ type: a.type, value: a.value }));
     },
 
     availableMemory(gpuId) {

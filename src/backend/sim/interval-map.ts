@@ -33,18 +33,28 @@ function nextPrio(): number {
   return seed;
 }
 
-/** Splits `t` into keys < key and keys >= key. */
-function split<V>(t: Node<V> | undefined, key: number): [Node<V> | undefined, Node<V> | undefined] {
-  if (!t) return [undefined, undefined];
-  if (t.start < key) {
-    const [l, r] = split(t.right, key);
-    t.right = l;
-    return [t, r];
+/** The two halves of the last split (module scratch, so a split allocates nothing). */
+let splitLo: Node<unknown> | undefined;
+let splitHi: Node<unknown> | undefined;
+
+/** Splits `t` into keys < key (splitLo) and keys >= key (splitHi). */
+function splitInto<V>(t: Node<V> | undefined, key: number): void {
+  if (!t) {
+    splitLo = undefined;
+    splitHi = undefined;
+    return;
   }
-  const [l, r] = split(t.left, key);
-  t.left = r;
-  return [l, t];
+  if (t.start < key) {
+    splitInto(t.right, key);
+    t.right = splitLo as Node<V> | undefined;
+    splitLo = t as Node<unknown>;
+  } else {
+    splitInto(t.left, key);
+    t.left = splitHi as Node<V> | undefined;
+    splitHi = t as Node<unknown>;
+  }
 }
+
 
 /** Joins two treaps where every key of `a` is below every key of `b`. */
 function merge<V>(a: Node<V> | undefined, b: Node<V> | undefined): Node<V> | undefined {
@@ -70,7 +80,9 @@ export class IntervalMap<V> {
   insert(start: number, end: number, value: V): Interval<V> {
     if (!(end > start)) throw new RangeError(`empty interval [${start}, ${end})`);
     const node: Node<V> = { start, end, value, prio: nextPrio(), left: undefined, right: undefined };
-    const [l, r] = split(this.root, start);
+    splitInto(this.root, start);
+    const l = splitLo as Node<V> | undefined;
+    const r = splitHi as Node<V> | undefined;
     this.root = merge(merge(l, node), r);
     this.count++;
     return node;
@@ -78,9 +90,11 @@ export class IntervalMap<V> {
 
   /** Removes the interval that starts at `start`, if any. */
   delete(start: number): boolean {
-    const [l, rest] = split(this.root, start);
-    const [mid, r] = split(rest, start + 1);
-    this.root = merge(l, r);
+    splitInto(this.root, start);
+    const l = splitLo as Node<V> | undefined;
+    splitInto(splitHi as Node<V> | undefined, start + 1);
+    const mid = splitLo;
+    this.root = merge(l, splitHi as Node<V> | undefined);
     if (mid) this.count--;
     return mid !== undefined;
   }

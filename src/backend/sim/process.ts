@@ -278,7 +278,7 @@ export class KfdProcess {
   // ---------------------------------------------------------------- SVM ioctl
 
   /** kfd_chardev.c: kfd_ioctl_svm, then kfd_svm.c: svm_ioctl. Addresses in bytes. */
-  svm(op: number, start: bigint, size: bigint, attrs: SvmAttribute[]): SvmAttribute[] {
+  svm(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
     if ((start & PAGE_MASK) !== 0n || (size & PAGE_MASK) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
     if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
     const s = start >> SHIFT;
@@ -337,7 +337,7 @@ export class KfdProcess {
   }
 
   /** kfd_svm.c: svm_range_get_attr. */
-  private getAttr(start: bigint, size: bigint, attrs: SvmAttribute[]): SvmAttribute[] {
+  private getAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] {
     this.isValid(start, size);
     const wanted = { preferred: false, prefetch: false, access: false, flags: false, granularity: false };
     for (const a of attrs) {
