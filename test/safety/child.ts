@@ -36,12 +36,20 @@ const CRASH_MARKERS = /AddressSanitizer|UndefinedBehaviorSanitizer|runtime error
 
 /**
  * Runs `body` (an ES module body; `h` is the harness: addon, fds, maps, isMapped, gcUntil, errorOf, report)
- * in a fresh `node --expose-gc`.
+ * in a fresh `node --expose-gc`. `preload`: a shared library to LD_PRELOAD as well.
  */
-export function runChild<T = unknown>(body: string, timeoutMs = 120_000): ChildRun<T> {
+export function runChild<T = unknown>(
+  body: string,
+  timeoutMs = 120_000,
+  opts: { preload?: string } = {},
+): ChildRun<T> {
   const src = `import * as h from ${JSON.stringify(harnessUrl)};\nconst { addon } = h;\n${body}\n`;
+  const env: NodeJS.ProcessEnv = { ...process.env, KFD_SVM_NATIVE_PATH: addonPath };
+  // An extra LD_PRELOAD library goes after whatever is preloaded already (libasan must stay first).
+  if (opts.preload) env.LD_PRELOAD = env.LD_PRELOAD ? `${env.LD_PRELOAD}:${opts.preload}` : opts.preload;
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', src], {
-    env: { ...process.env, KFD_SVM_NATIVE_PATH: addonPath },
+    cwd: packageRoot(), // bare imports (fast-check) resolve from the package's node_modules
+    env,
     encoding: 'utf8',
     timeout: timeoutMs,
     maxBuffer: 64 << 20,
