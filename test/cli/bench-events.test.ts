@@ -99,6 +99,17 @@ describe.concurrent('kfd-svm events', () => {
     expect(r.stderr).not.toMatch(/Error|\n\s+at /);
   });
 
+  it('a reader that goes away (| head) ends it quietly: no EPIPE stack trace', async () => {
+    const child = startCli(['events']);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.stdout!.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+  });
+
   it('--duration ends a quiet stream (no demo) on time, exit 0', async () => {
     const r = await runCli(['events', '--no-demo', '--duration', '0.3']);
     expect(r.code).toBe(0);
