@@ -11,10 +11,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SvmAttrType, SvmFlag, SvmLocation } from '../../src/backend/abi.js';
 import { importDist, repoRoot } from './modules.js';
 
 type SimModule = typeof import('../../src/backend/sim/index.js');
+type AbiModule = typeof import('../../src/backend/abi.js');
 
 interface CpuProfileNode {
   id: number;
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const calls = Number(values.calls);
   const top = Number(values.top);
   const { createSimBackend } = await importDist<SimModule>('backend/sim/index.js');
+  const { SvmAttrType, SvmFlag, SvmLocation } = await importDist<AbiModule>('backend/abi.js');
   const b = createSimBackend({ profile: 'mi250x' });
   const gpu = b.processApertures()[0];
   const t = b.machine.topology;

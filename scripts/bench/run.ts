@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs the four benchmarks of issue 9 in one process and writes bench/results.json,
+ * `npm run bench` (build: scripts/bench/build.mjs → bench/out/js/run.js): runs the four benchmarks of issue 9 in one process and writes bench/results.json,
  * bench/RESULTS.md and a summary on stdout.
  *
  *   --quick        tiny sizes and few rounds: a smoke of the bench itself (figures not to be quoted)
@@ -65,7 +65,7 @@ async function runSection(id: SectionId, o: RunOptions): Promise<SectionResult> 
   const q = o.quick;
   switch (id) {
     case 'bridge':
-      return benchBridge({ iterations: q ? 20_000 : 1_000_000, rounds: q ? 3 : 11, forceNull: o.forceNull });
+      return benchBridge({ iterations: q ? 20_000 : 1_000_000, rounds: q ? 2 : 11, forceNull: o.forceNull });
     case 'zero-copy':
       return benchZeroCopy({ quick: q });
     case 'sim':

@@ -4,13 +4,13 @@
  * one 1 GiB and one 64 GiB span, and heap bytes per registered range.
  */
 import type { Backend } from '../../src/backend/contract.js';
-import { SvmAttrType, SvmFlag, SvmLocation } from '../../src/backend/abi.js';
 import { importDist } from './modules.js';
 import type { Figure, SectionResult, Target } from './report-types.js';
 import { fmtSummary, num } from './report.js';
 import { nowNs, pairedRatio, summarize, type Summary } from './stats.js';
 
 type SimModule = typeof import('../../src/backend/sim/index.js');
+type AbiModule = typeof import('../../src/backend/abi.js');
 type SimBackend = import('../../src/backend/sim/index.js').SimBackend;
 
 const PAGE = 4096;
@@ -45,6 +45,7 @@ const OPS: readonly Op[] = ['set', 'get', 'prefetch'];
 /** A sim with `count` ranges of one page each, a page apart (so no two ranges touch). */
 interface Fixture {
   backend: SimBackend;
+  abi: AbiModule;
   gpu: Gpu;
   /** Each range's start, computed once so the timed loops allocate no BigInt of their own. */
   starts: bigint[];
@@ -67,7 +68,8 @@ function gc(): boolean {
   return true;
 }
 
-async function makeFixture(sim: SimModule, count: number, rangeSize: number): Promise<Fixture> {
+async function makeFixture(sim: SimModule, abi: AbiModule, count: number, rangeSize: number): Promise<Fixture> {
+  const { SvmAttrType, SvmFlag } = abi;
   const backend = sim.createSimBackend({ profile: 'mi250x' });
   const gpu = firstGpu(backend);
   backend.acquireVm(gpu.gpuId, gpu.drmRenderMinor);
@@ -89,6 +91,7 @@ async function makeFixture(sim: SimModule, count: number, rangeSize: number): Pr
   const starts = Array.from({ length: count }, (_, i) => mem.address + BigInt(i * stride));
   return {
     backend,
+    abi,
     gpu,
     starts,
     rangeSize: BigInt(rangeSize),
@@ -105,6 +108,7 @@ async function makeFixture(sim: SimModule, count: number, rangeSize: number): Pr
  * hit ranges far apart in the tree (no locality a real workload would not have). Returns ns per call.
  */
 async function timeOps(f: Fixture, op: Op, ops: number): Promise<number> {
+  const { SvmAttrType, SvmLocation } = f.abi;
   const b = f.backend;
   const n = f.count;
   const starts = f.starts;
@@ -148,6 +152,7 @@ const opsPerSecond = (nsPerOp: Summary): Summary => ({
 
 export async function benchSim(opts: SimOptions): Promise<SectionResult> {
   const sim = await importDist<SimModule>('backend/sim/index.js');
+  const abi = await importDist<AbiModule>('backend/abi.js');
   const q = opts.quick;
   const counts = q ? [1, 100, 1000] : [1, 1000, 100_000];
   const rounds = q ? 3 : 7;
@@ -165,7 +170,7 @@ export async function benchSim(opts: SimOptions): Promise<SectionResult> {
   // Per count: samples per op in ns/call.
   const byCount = new Map<number, Record<Op, number[]>>();
   for (const count of counts) {
-    const f = await makeFixture(sim, count, PAGE);
+    const f = await makeFixture(sim, abi, count, PAGE);
     const samples: Record<Op, number[]> = { set: [], get: [], prefetch: [] };
     for (const op of OPS) await timeOps(f, op, Math.min(opsPerSample, 1000)); // warm-up
     for (let r = 0; r < rounds; r++) for (const op of OPS) samples[op].push(await timeOps(f, op, opsPerSample));
@@ -205,7 +210,7 @@ export async function benchSim(opts: SimOptions): Promise<SectionResult> {
   const sizes = q ? [PAGE, GiB, 2 * GiB] : [PAGE, GiB, 64 * GiB];
   const label = (bytes: number): string => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / 1024} KiB`);
   const fx: Fixture[] = [];
-  for (const bytes of sizes) fx.push(await makeFixture(sim, 1, bytes));
+  for (const bytes of sizes) fx.push(await makeFixture(sim, abi, 1, bytes));
   const kernelRanges = fx.map((f) => f.backend.ranges().length);
   notes.push(
     `size: one span of ${sizes.map(label).join(', ')}, each registered with one call; the model holds` +
