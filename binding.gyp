@@ -18,7 +18,7 @@
             "NODE_ADDON_API_DISABLE_DEPRECATED",
             "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
             "KFD_SVM_BUILD_SYSTEM=\"node-gyp\"",
-            "KFD_SVM_SOURCE_HASH=\"<!(node scripts/native/source-hash.mjs)\""
+            "KFD_SVM_SOURCE_HASH=\"<!(node native/source-hash.mjs)\""
           ],
           "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra"]
         }, {

@@ -8,7 +8,7 @@
 #include "svm.h"
 
 #ifndef KFD_SVM_SOURCE_HASH
-#error "KFD_SVM_SOURCE_HASH must be defined by the build (scripts/native/source-hash.mjs)"
+#error "KFD_SVM_SOURCE_HASH must be defined by the build (native/source-hash.mjs)"
 #endif
 #ifndef KFD_SVM_BUILD_SYSTEM
 #define KFD_SVM_BUILD_SYSTEM "unknown"

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Paths relative to the package root, sorted. */
 export function nativeSourceFiles(root = packageRoot) {

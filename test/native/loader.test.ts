@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sourceHash } from '../../scripts/native/source-files.mjs';
+import { sourceHash } from '../../native/source-files.mjs';
 
 type AddonModule = typeof import('../../src/backend/kfd/addon.js');
 const fresh = async (): Promise<AddonModule> => {

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot, type NativeAddon } from '../../src/backend/kfd/index.js';
-import { sourceHash } from '../../scripts/native/source-files.mjs';
+import { sourceHash } from '../../native/source-files.mjs';
 
 const root = packageRoot();
 const prebuild = join(root, 'prebuilds', 'linux-x64', 'kfd-svm.node');

@@ -55,7 +55,7 @@ export interface NativeMapping {
  * TypeError/RangeError. Sync unless it returns a Promise.
  */
 export interface NativeAddon {
-  /** sha256 of the native sources this binary was built from (scripts/native/source-files.mjs). */
+  /** sha256 of the native sources this binary was built from (native/source-files.mjs). */
   readonly sourceHash: string;
   readonly buildSystem: 'node-gyp' | 'cmake-js';
   readonly napiVersion: number;
