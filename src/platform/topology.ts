@@ -196,80 +196,82 @@ class Reader {
 const U64_MAX = (1n << 64n) - 1n;
 
 /**
- * The value of a `key value` line, from character `from` on: unsigned decimal, 1 to 20 digits, as a
- * number when it is a safe integer, else a bigint. undefined when malformed or above 64 bits.
+ * The decimal value in text[from, to): unsigned, 1 to 20 digits, as a number when it is a safe integer,
+ * else a bigint. undefined when malformed or above 64 bits.
  */
-function decimalValue(line: string, from: number): PropertyValue | undefined {
-  const len = line.length - from;
+function decimalValue(text: string, from: number, to: number): PropertyValue | undefined {
+  const len = to - from;
   if (len < 1 || len > 20) return undefined;
   let n = 0;
-  for (let i = from; i < line.length; i++) {
-    const d = line.charCodeAt(i) - 48;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return undefined;
     n = n * 10 + d;
   }
   if (len <= 15) return n; // < 10^15 < 2^53: exact
-  const v = BigInt(line.slice(from));
+  const v = BigInt(text.slice(from, to));
   if (v > U64_MAX) return undefined;
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** A C identifier-ish key: [A-Za-z0-9_]+. */
-function validKey(line: string, end: number): boolean {
-  if (end < 1) return false;
-  for (let i = 0; i < end; i++) {
-    const c = line.charCodeAt(i);
+/** A key of [A-Za-z0-9_]+ in text[from, to). */
+function validKey(text: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
     if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || (c >= 65 && c <= 90))) return false;
   }
   return true;
 }
 
-/** `0,1,0,...`: one digit per bit, comma separated (kfd_cache_show). */
-function siblingBits(s: string): number[] | undefined {
-  if (s.length % 2 === 0) return undefined;
-  const out = new Array<number>((s.length + 1) / 2);
-  for (let i = 0; i < s.length; i += 2) {
-    const c = s.charCodeAt(i);
+/** `0,1,0,...` in text[from, to): one digit per bit, comma separated (kfd_cache_show). */
+function siblingBits(text: string, from: number, to: number): number[] | undefined {
+  const len = to - from;
+  if (len % 2 === 0) return undefined;
+  const out = new Array<number>((len + 1) / 2);
+  for (let i = 0; i < len; i += 2) {
+    const c = text.charCodeAt(from + i);
     if (c !== 48 && c !== 49) return undefined;
-    if (i + 1 < s.length && s.charCodeAt(i + 1) !== 44) return undefined;
+    if (i + 1 < len && text.charCodeAt(from + i + 1) !== 44) return undefined;
     out[i / 2] = c - 48;
   }
   return out;
 }
 
-/** A `properties` file: `key value` lines (unsigned decimal); `sibling_map` is kept aside for caches. */
+const SIBLING_MAP = 'sibling_map';
+
+/**
+ * A `properties` file: `key value` lines (unsigned decimal, "%s %u" / "%s %llu"); a cache's
+ * `sibling_map` line is returned aside. Scans the text in place (these files are most of a topology).
+ */
 export function parseProperties(text: string, path: string): { props: Record<string, PropertyValue>; siblingMap?: number[] } {
   // A plain object (fast properties); '__proto__' is defined as an own key rather than assigned.
   const props: Record<string, PropertyValue> = {};
   let siblingMap: number[] | undefined;
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const sp = line.indexOf(' ');
-    if (line === 'sibling_map') {
+  const bad = (what: string, lineNo: number, start: number, end: number): ParseError =>
+    new ParseError('topology', what, { path, line: lineNo, raw: text.slice(start, end) });
+  let pos = 0;
+  let lineNo = 0;
+  while (pos < text.length) {
+    lineNo++;
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = text.length;
+    const sp = text.indexOf(' ', pos);
+    const keyEnd = sp >= 0 && sp < eol ? sp : eol;
+    if (keyEnd - pos === SIBLING_MAP.length && text.startsWith(SIBLING_MAP, pos)) {
       // kfd_cache_show with sibling_map_size 0 overwrites the space after the key with the newline.
-      siblingMap = [];
-      continue;
+      siblingMap = keyEnd === eol ? [] : siblingBits(text, keyEnd + 1, eol);
+      if (!siblingMap) throw bad('malformed sibling_map', lineNo, pos, eol);
+    } else {
+      if (keyEnd === eol || !validKey(text, pos, keyEnd)) throw bad('not a "key value" property line', lineNo, pos, eol);
+      const key = text.slice(pos, keyEnd);
+      const v = decimalValue(text, keyEnd + 1, eol);
+      if (v === undefined) throw bad(`${key}: not an unsigned 64-bit decimal`, lineNo, pos, eol);
+      if (Object.prototype.hasOwnProperty.call(props, key)) throw bad(`duplicate property ${key}`, lineNo, pos, eol);
+      if (key === '__proto__') Object.defineProperty(props, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else props[key] = v;
     }
-    if (sp === 11 && line.startsWith('sibling_map')) {
-      siblingMap = siblingBits(line.slice(12));
-      if (!siblingMap) throw new ParseError('topology', 'malformed sibling_map', { path, line: i + 1, raw: line });
-      continue;
-    }
-    if (!validKey(line, sp)) {
-      throw new ParseError('topology', 'not a "key value" property line', { path, line: i + 1, raw: line });
-    }
-    const key = line.slice(0, sp);
-    const v = decimalValue(line, sp + 1);
-    if (v === undefined) {
-      throw new ParseError('topology', `${key}: not an unsigned 64-bit decimal`, { path, line: i + 1, raw: line });
-    }
-    if (Object.prototype.hasOwnProperty.call(props, key)) {
-      throw new ParseError('topology', `duplicate property ${key}`, { path, line: i + 1, raw: line });
-    }
-    if (key === '__proto__') Object.defineProperty(props, key, { value: v, enumerable: true, writable: true, configurable: true });
-    else props[key] = v;
+    pos = eol + 1;
   }
   return siblingMap ? { props, siblingMap } : { props };
 }
