@@ -324,16 +324,21 @@ export class KfdProcess {
     for (const r of plan.update) if (applyAttrs(r, attrs, this.xnack, this.idxOf)) updateMapping = true;
     if (!this.xnack && plan.remap.length > 0) updateMapping = true;
 
+    let ret = 0;
     for (const r of plan.update) {
       const migrated = this.triggerMigration(r);
       if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
         continue; // "restore_work will update mappings of GPUs"
       }
       if (!migrated && !updateMapping) continue;
-      this.validateAndMap(r, r.start, r.last, ALL_GPUS);
+      if (this.validateAndMap(r, r.start, r.last, ALL_GPUS)) ret = Errno.EINVAL;
     }
-    for (const r of plan.remap) if (this.ranges.at(r.start) === r) this.validateAndMap(r, r.start, r.last, ALL_GPUS);
+    for (const r of plan.remap) {
+      if (this.ranges.at(r.start) === r && this.validateAndMap(r, r.start, r.last, ALL_GPUS)) ret = Errno.EINVAL;
+    }
     this.restoreWork();
+    // The attributes stay applied and migrations done: "there is no clean way of rolling back".
+    if (ret) throw new ModelError(ret, 'a GPU with access has no GPU VM acquired');
   }
 
   /** kfd_svm.c: svm_range_get_attr. */
@@ -623,8 +628,13 @@ export class KfdProcess {
     }
   }
 
-  /** kfd_svm.c: svm_range_validate_and_map. `only` is a gpuidx, or ALL_GPUS for MAX_GPU_INSTANCE. */
-  private validateAndMap(r: SvmRange, s: number, l: number, only: number): void {
+  /**
+   * kfd_svm.c: svm_range_validate_and_map. `only` is a gpuidx, or ALL_GPUS for MAX_GPU_INSTANCE. Returns 0,
+   * or EINVAL when a GPU to map has no VM: kfd_bind_process_to_device fails (-ENODEV) and
+   * svm_range_map_to_gpus answers -EINVAL. (The 6.12 kernel actually dereferences the missing drm_priv
+   * earlier, in svm_range_reserve_bos; the model gives the answer the code is written to give.)
+   */
+  private validateAndMap(r: SvmRange, s: number, l: number, only: number): number {
     let mask: number;
     const actual = this.actualLoc(r);
     if (only !== ALL_GPUS) mask = 1 << only;
@@ -636,7 +646,8 @@ export class KfdProcess {
       }
       if (mask === 0 && (r.mappedToGpu || r.flags & SvmFlag.GPU_ALWAYS_MAPPED)) mask = r.access;
     } else mask = r.access | r.aip;
-    if (mask === 0) return;
+    if (mask === 0) return 0;
+    for (const idx of bits(mask)) if (!this.vms.has(idx)) return Errno.EINVAL;
     // svm_range_map_to_gpus: a GPU outside the XGMI hive of the BO's GPU cannot map its VRAM.
     const boGpu = actual ? this.gpu(actual) : undefined;
     const { chunks, hole } = this.vmaChunks(s, l);
@@ -648,6 +659,7 @@ export class KfdProcess {
       }
     }
     if (!hole) r.mappedToGpu = true;
+    return 0;
   }
 
   /**

@@ -145,6 +145,20 @@ describe('SET order: check_attr, then the VM, then svm_range_is_valid', () => {
   });
 });
 
+describe('mapping needs a GPU VM on every GPU with access', () => {
+  it('SET ACCESS for a GPU without a VM applies the attribute, then answers EINVAL (svm_range_map_to_gpus)', async () => {
+    const b = createSimBackend({ profile: twoGpus() });
+    b.acquireVm(A, 128);
+    const m = b.alloc(4096);
+    expect(await errnoOf(b.svmSetAttr(m.address, PAGE, [{ type: T.ACCESS, value: B }]))).toBe('EINVAL');
+    expect(b.svmGetAttr(m.address, PAGE, [{ type: T.ACCESS, value: B }])[0]!.type).toBe(T.ACCESS);
+    expect(b.ranges()[0]!.mappedToGpu).toBe(false);
+    b.acquireVm(B, 129);
+    expect(await errnoOf(b.svmSetAttr(m.address, PAGE, [{ type: T.ACCESS, value: B }]))).toBe('OK');
+    expect(b.ranges()[0]!.mappedToGpu).toBe(true);
+  });
+});
+
 describe('GET order: svm_range_is_valid first, then the types, then the gpu_ids', () => {
   const b = simWithVms(twoGpus());
   const m = b.alloc(1 << 20);
