@@ -35,7 +35,10 @@ export interface IomemBounds {
 }
 
 export interface RangeOwner {
-  /** 'dddd:bb:dd.f' of the device the range belongs to (its own name, or an ancestor's). */
+  /**
+   * 'dddd:bb:dd.f' of the device the range belongs to: its own name, an ancestor's, or the one device
+   * every child range belongs to (a bridge window holding one GPU's BARs).
+   */
   pciAddress?: string;
   /** 'dddd:bb' for a `PCI Bus dddd:bb` window. */
   pciBus?: string;
@@ -216,6 +219,12 @@ function annotate(r: IomemRange, parent: IomemRange | undefined, options: IomemP
     out.systemRamBytes += r.bounds.size;
   }
   for (const c of r.children) annotate(c, r, options, out);
+  if (!r.owner.pciAddress && r.children.length > 0) {
+    // A window whose ranges all belong to one device (a bridge with one GPU's BARs) belongs to it too.
+    const devices = new Set(r.children.map((c) => c.owner.pciAddress));
+    const only = devices.size === 1 ? [...devices][0] : undefined;
+    if (only) r.owner.pciAddress = only;
+  }
 
   if (r.kind === 'soft-reserved') {
     const dax = r.children.filter((c) => c.kind === 'dax');

@@ -96,6 +96,12 @@ describe('parseIomem: kmem, device-private and PCI ownership', () => {
     expect(amdgpu.kind).toBe('other');
     const bus = io.ranges.find((r) => r.name === 'PCI Bus 0000:c0')!;
     expect(bus.owner.pciBus).toBe('0000:c0');
+    // the window holds one device's BARs only, so it is that device's
+    expect(bus.owner.pciAddress).toBe('0000:c1:00.0');
+    expect(bus.children[0]!.owner).toMatchObject({ pciBus: '0000:c1', pciAddress: '0000:c1:00.0' });
+    // a window with two devices under it belongs to neither
+    const shared = parseIomem(iomemFixture('qemu-6.1-seabios.txt')).ranges.find((r) => r.name === 'PCI Bus 0000:00' && r.children.length > 0)!;
+    expect(shared.owner.pciAddress).toBeUndefined();
     // the same name at the top level is not a BAR: request_free_mem_region put it there
     expect(io.devicePrivate).toEqual([expect.objectContaining({ owner: '0000:c1:00.0', pciAddress: '0000:c1:00.0' })]);
     expect(io.devicePrivate[0]!.bounds!.size).toBe(64n << 30n);
