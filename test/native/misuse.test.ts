@@ -3,6 +3,7 @@
  * kernel's fields are RangeErrors, handles of the wrong kind are TypeErrors (Node-API type tags), and
  * closed handles are EBADF. Each case calls the raw addon, where the C++ checks live.
  */
+import { closeSync, openSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addon } from './helpers.js';
 
@@ -12,12 +13,14 @@ const call = (name: string, ...args: unknown[]) => () => raw[name]!(...args);
 
 const dev = addon.kfdOpen('/dev/null');
 const map = addon.memAlloc(4096);
-const smi = addon.smiAdopt(0);
+const nullFd = openSync('/dev/null', 'r');
+const smi = addon.smiAdopt(nullFd);
 
 afterAll(() => {
   addon.kfdClose(dev);
   addon.memFree(map.handle);
   addon.smiClose(smi);
+  closeSync(nullFd);
 });
 
 const notHandles: unknown[] = [undefined, null, 1, 'x', {}, [], 1n, () => 0, Symbol('s'), map.buffer];
