@@ -64,7 +64,7 @@ export function renderMarkdown(r: BenchResults): string {
     'sample between cases measured in the same rounds of this run. Targets are reported, never asserted.',
     '',
   ];
-  return head.join('\n') + r.sections.map(renderSectionMarkdown).join('\n') + '\n';
+  return head.join('\n') + '\n' + r.sections.map(renderSectionMarkdown).join('\n') + '\n';
 }
 
 export function renderSummary(r: BenchResults): string {
