@@ -12,8 +12,11 @@ const fresh = async (): Promise<AddonModule> => {
   return import('../../src/backend/kfd/addon.js');
 };
 
+// Restore what the environment had (the sanitizer run sets KFD_SVM_NATIVE_PATH for the whole process).
+const original = process.env.KFD_SVM_NATIVE_PATH;
 afterEach(() => {
-  delete process.env.KFD_SVM_NATIVE_PATH;
+  if (original === undefined) delete process.env.KFD_SVM_NATIVE_PATH;
+  else process.env.KFD_SVM_NATIVE_PATH = original;
 });
 
 describe('loadAddon', () => {
@@ -47,6 +50,7 @@ describe('loadAddon', () => {
   });
 
   it('by default loads the addon node-gyp-build finds, and it is built from the current sources', async () => {
+    delete process.env.KFD_SVM_NATIVE_PATH;
     const m = await fresh();
     const a = m.loadAddon();
     expect(m.loadAddon()).toBe(a); // loaded once
