@@ -181,6 +181,7 @@ export class SvmEventStream implements AsyncIterableIterator<SvmEvent> {
     this.#onClose();
   }
 
+  /** The stream is its own iterator: `for await (const e of stream)`. */
   [Symbol.asyncIterator](): this {
     return this;
   }

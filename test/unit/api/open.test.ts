@@ -125,3 +125,22 @@ describe('open: auto falls back to the simulator and says why', () => {
     expect(['ENODEV', 'EBACKEND']).toContain(await code(open({ backend: 'kfd', devicePath })));
   });
 });
+
+describe('explicit resource management', () => {
+  it('`await using` closes the device, `using` frees the buffer', async () => {
+    let outer: Device | undefined;
+    let buffer: import('../../../src/index.js').SvmBuffer | undefined;
+    {
+      await using device = await open({ backend: 'sim', profile: 'mi210' });
+      outer = device;
+      {
+        using buf = await device.alloc(4096);
+        buffer = buf;
+        expect(buf.freed).toBe(false);
+      }
+      expect(buffer.freed).toBe(true);
+      expect(device.closed).toBe(false);
+    }
+    expect(outer.closed).toBe(true);
+  });
+});
