@@ -124,6 +124,8 @@ export async function runSmoke(options: SmokeOptions, hooks: SmokeHooks = {}): P
       throw e;
     }
     report.backend = device.backend;
+    // A profile describes the simulator's machine; the kernel's machine is the real one.
+    if (device.backend !== 'sim') delete report.profile;
     if (device.fallbackReason !== undefined) report.fallbackReason = device.fallbackReason;
     report.kfdVersion = { major: device.version.major, minor: device.version.minor };
     report.gpus = gpus.map(gpuSummary);
