@@ -36,7 +36,7 @@ ubsan_opts="halt_on_error=1:print_stacktrace=1"
 
 run_sanitized() {
   LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" ASAN_OPTIONS="$asan_opts" UBSAN_OPTIONS="$ubsan_opts" \
-    KFD_SVM_NATIVE_PATH="$addon" "$@"
+    KFD_SVM_NATIVE_PATH="$addon" KFD_SVM_SANITIZE=1 "$@"
 }
 
 reports() {
