@@ -114,20 +114,28 @@ export function isPciAddress(name: string): boolean {
 }
 
 function classify(name: string, depth: number): IomemKind {
-  if (name === 'System RAM') return 'system-ram';
-  if (name === 'System RAM (kmem)') return 'kmem';
-  if (KERNEL_NAMES.has(name)) return 'kernel';
-  if (name === 'Soft Reserved') return 'soft-reserved';
-  if (/^hmem\.\d+$/.test(name)) return 'hmem';
-  if (/^dax\d+\.\d+$/.test(name)) return 'dax';
-  if (PCI_BUS_RE.test(name)) return 'pci-bus';
-  if (depth === 0 && (PCI_ADDR_RE.test(name) || name === 'hmm_dmirror' || name === 'amdgpu')) {
-    // Only request_free_mem_region() puts a device's range straight under the root; BARs sit inside a
-    // `PCI Bus` window.
-    return 'device-private';
+  switch (name) {
+    case 'System RAM':
+      return 'system-ram';
+    case 'System RAM (kmem)':
+      return 'kmem';
+    case 'Soft Reserved':
+      return 'soft-reserved';
+    case 'Reserved':
+      return 'reserved';
+    default:
+      break;
   }
-  if (PCI_ADDR_RE.test(name)) return 'pci-device';
-  if (name === 'Reserved') return 'reserved';
+  if (KERNEL_NAMES.has(name)) return 'kernel';
+  const c = name.charCodeAt(0);
+  if (c === 104 /* h */ && /^hmem\.\d+$/.test(name)) return 'hmem';
+  if (c === 100 /* d */ && /^dax\d+\.\d+$/.test(name)) return 'dax';
+  if (c === 80 /* P */ && PCI_BUS_RE.test(name)) return 'pci-bus';
+  const pci = c >= 48 && c <= 102 && PCI_ADDR_RE.test(name);
+  // Only request_free_mem_region() puts a device's range straight under the root; BARs sit inside a
+  // `PCI Bus` window.
+  if (depth === 0 && (pci || name === 'hmm_dmirror' || name === 'amdgpu')) return 'device-private';
+  if (pci) return 'pci-device';
   return 'other';
 }
 
@@ -141,7 +149,11 @@ export function parseIomem(text: string, options: IomemParseOptions = {}): Iomem
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
 
-  const raw: { depth: number; start: bigint; end: bigint; name: string; line: number }[] = [];
+  const roots: IomemRange[] = [];
+  // The open ranges from the root down to the last one, with their raw bounds.
+  const stack: IomemRange[] = [];
+  const starts: bigint[] = [];
+  const ends: bigint[] = [];
   let allZero = true;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
@@ -149,47 +161,44 @@ export function parseIomem(text: string, options: IomemParseOptions = {}): Iomem
     if (!m) throw new ParseError('iomem', 'not an iomem line ("start-end : name")', { line: i + 1, raw: l });
     const indent = m[1]!.length;
     if (indent % 2 !== 0) throw new ParseError('iomem', 'odd indentation', { line: i + 1, raw: l });
-    const start = BigInt(`0x${m[2]!}`);
-    const end = BigInt(`0x${m[3]!}`);
+    const depth = indent / 2;
+    const start = hexValue(m[2]!);
+    const end = hexValue(m[3]!);
     if (start > end) throw new ParseError('iomem', 'range start is above its end', { line: i + 1, raw: l });
     if (start !== 0n || end !== 0n) allZero = false;
-    raw.push({ depth: indent / 2, start, end, name: m[4]!, line: i + 1 });
-  }
-  const hidden = raw.length > 0 && allZero;
-
-  const roots: IomemRange[] = [];
-  const stack: IomemRange[] = [];
-  const rawStack: { start: bigint; end: bigint }[] = [];
-  for (const r of raw) {
-    if (r.depth > stack.length) {
-      throw new ParseError('iomem', `nesting jumps from depth ${stack.length - 1} to ${r.depth}`,
-        { line: r.line, raw: r.name });
+    if (depth > stack.length) {
+      throw new ParseError('iomem', `nesting jumps from depth ${stack.length - 1} to ${depth}`, { line: i + 1, raw: l });
     }
-    stack.length = r.depth;
-    rawStack.length = r.depth;
-    const parent = stack[r.depth - 1];
-    const parentRaw = rawStack[r.depth - 1];
-    if (parentRaw && !hidden && (r.start < parentRaw.start || r.end > parentRaw.end)) {
-      throw new ParseError('iomem', `range lies outside its parent "${parent?.name ?? ''}"`, { line: r.line, raw: r.name });
+    stack.length = depth;
+    starts.length = depth;
+    ends.length = depth;
+    const parent = stack[depth - 1];
+    // A listing with hidden addresses is all zeros, so this check passes for it.
+    if (parent && (start < starts[depth - 1]! || end > ends[depth - 1]!)) {
+      throw new ParseError('iomem', `range lies outside its parent "${parent.name}"`, { line: i + 1, raw: l });
     }
+    const name = m[4]!;
     const node: IomemRange = {
-      name: r.name,
-      bounds: hidden ? undefined : { start: r.start, end: r.end, size: r.end - r.start + 1n },
-      depth: r.depth,
-      line: r.line,
-      kind: classify(r.name, r.depth),
+      name,
+      bounds: { start, end, size: end - start + 1n },
+      depth,
+      line: i + 1,
+      kind: classify(name, depth),
       owner: {},
       children: [],
     };
     if (parent) parent.children.push(node);
     else roots.push(node);
     stack.push(node);
-    rawStack.push({ start: r.start, end: r.end });
+    starts.push(start);
+    ends.push(end);
   }
+  const hidden = lines.length > 0 && allZero;
+  if (hidden) for (const r of walkIomem(roots)) r.bounds = undefined;
 
   const result: IomemResult = {
     ranges: roots,
-    lineCount: raw.length,
+    lineCount: lines.length,
     addressesHidden: hidden,
     hint: hidden ? HIDDEN_ADDRESSES_HINT : undefined,
     softReserved: [],
@@ -200,15 +209,19 @@ export function parseIomem(text: string, options: IomemParseOptions = {}): Iomem
   return result;
 }
 
+/** Hex digits (at most 16, checked by the line pattern) as a bigint; short ones go through a number. */
+function hexValue(digits: string): bigint {
+  return digits.length <= 13 ? BigInt(parseInt(digits, 16)) : BigInt(`0x${digits}`);
+}
+
 function annotate(r: IomemRange, parent: IomemRange | undefined, options: IomemParseOptions, out: IomemResult): void {
   // Owners flow down from ancestors (a driver's child range under a BAR belongs to that device).
   if (parent?.owner.pciAddress) r.owner.pciAddress = parent.owner.pciAddress;
   if (parent?.owner.numaNode !== undefined) r.owner.numaNode = parent.owner.numaNode;
   if (parent?.owner.daxDevice) r.owner.daxDevice = parent.owner.daxDevice;
   if (parent?.owner.hmemDevice) r.owner.hmemDevice = parent.owner.hmemDevice;
-  if (isPciAddress(r.name)) r.owner.pciAddress = r.name;
-  const bus = PCI_BUS_RE.exec(r.name);
-  if (bus) r.owner.pciBus = bus[1]!;
+  if ((r.kind === 'pci-device' || r.kind === 'device-private') && isPciAddress(r.name)) r.owner.pciAddress = r.name;
+  if (r.kind === 'pci-bus') r.owner.pciBus = r.name.slice('PCI Bus '.length);
   if (r.kind === 'hmem') r.owner.hmemDevice = r.name;
   if (r.kind === 'dax') {
     r.owner.daxDevice = r.name;
@@ -221,9 +234,8 @@ function annotate(r: IomemRange, parent: IomemRange | undefined, options: IomemP
   for (const c of r.children) annotate(c, r, options, out);
   if (!r.owner.pciAddress && r.children.length > 0) {
     // A window whose ranges all belong to one device (a bridge with one GPU's BARs) belongs to it too.
-    const devices = new Set(r.children.map((c) => c.owner.pciAddress));
-    const only = devices.size === 1 ? [...devices][0] : undefined;
-    if (only) r.owner.pciAddress = only;
+    const only = r.children[0]!.owner.pciAddress;
+    if (only && r.children.every((c) => c.owner.pciAddress === only)) r.owner.pciAddress = only;
   }
 
   if (r.kind === 'soft-reserved') {
