@@ -27,15 +27,23 @@ export interface BenchResult {
   clock: 'sim' | 'wall';
 }
 
+/**
+ * GPUs whose migrations can be timed: SVM-capable, and not an APU (one memory: the kernel keeps the pages
+ * where they are, svm_range_best_prefetch_location, so nothing moves).
+ */
+export function measurable(g: Gpu): boolean {
+  return g.svmCapable && !g.apu;
+}
+
 export function benchSteps(gpus: readonly Gpu[], opts: Pick<BenchOptions, 'sizes'>): number {
-  return gpus.filter((g) => g.svmCapable).length * opts.sizes.length + 1;
+  return gpus.filter(measurable).length * opts.sizes.length + 1;
 }
 
 export async function runBench(device: Device, gpus: readonly Gpu[], opts: BenchOptions): Promise<BenchResult> {
   const clock = deviceClock(device);
   const samples: BandwidthSample[] = [];
   for (const gpu of gpus) {
-    if (!gpu.svmCapable) continue;
+    if (!measurable(gpu)) continue;
     for (const size of opts.sizes) {
       opts.onStep?.(`GPU ${gpu.gpuId}: ${size} bytes`);
       const best = { 'to-gpu': Infinity, 'to-system': Infinity };

@@ -42,10 +42,15 @@ describe.concurrent('kfd-svm bench', () => {
     expect(r.stdout).toMatch(/Per-call overhead .*: \d/);
   });
 
-  it('a machine without GPUs measures nothing and says so, exit 0', async () => {
-    const r = await runCli(['bench', '--profile', 'cpu-only', '--sizes', '64K']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/no GPU with SVM support/);
+  it('nothing to migrate (no GPU; an APU) is measured as nothing and said so, exit 0', async () => {
+    const [none, apu] = await Promise.all([
+      runCli(['bench', '--profile', 'cpu-only', '--sizes', '64K']),
+      runCli(['bench', '--profile', 'mi300a', '--sizes', '64K', '--calls', '100', '--json']),
+    ]);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/no GPU with SVM support/);
+    expect(apu.code).toBe(0);
+    expect((JSON.parse(apu.stdout) as NodeReport).bandwidth).toEqual([]);
   });
 
   it('--out writes bench-<host>.json that the merger reads', async () => {

@@ -118,7 +118,13 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       }
       const out: string[] = [];
       out.push(`Migration bandwidth (${report.backend === 'sim' ? 'simulated clock' : 'wall time'}, fastest of ${opts.repeat})`);
-      if (report.bandwidth.length === 0) out.push('  no GPU with SVM support: nothing to measure');
+      if (report.bandwidth.length === 0) {
+        out.push(
+          gpus.some((g) => g.apu)
+            ? '  APU: one memory, prefetch migrates nothing, so there is no migration bandwidth to measure'
+            : '  no GPU with SVM support: nothing to measure',
+        );
+      }
       for (const g of gpus) {
         const rows = opts.sizes
           .map((size) => {
