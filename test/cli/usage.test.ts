@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, runCli } from './run-cli.js';
+import { readFileSync } from 'node:fs';
+import { ensureBuilt, MAIN, runCli } from './run-cli.js';
 
 beforeAll(ensureBuilt);
 
@@ -19,6 +20,10 @@ describe.concurrent('kfd-svm --help and usage errors', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: kfd-svm ${c}`, 'm'));
     expect(r.stdout).toContain('--help');
+  });
+
+  it('the built entry point keeps its shebang (package.json "bin")', () => {
+    expect(readFileSync(MAIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
 
   it('--version prints the package version', async () => {
