@@ -206,7 +206,20 @@ export function parseIomem(text: string, options: IomemParseOptions = {}): Iomem
     systemRamBytes: hidden ? undefined : 0n,
   };
   for (const r of roots) annotate(r, undefined, options, result);
+  // JSON.stringify cannot write bigints; give the result a toJSON that writes them as decimal strings.
+  Object.defineProperty(result, 'toJSON', { value: () => jsonSafe(result), enumerable: false });
   return result;
+}
+
+function jsonSafe(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
+    return out;
+  }
+  return v;
 }
 
 /** Hex digits (at most 16, checked by the line pattern) as a bigint; short ones go through a number. */

@@ -59,6 +59,12 @@ describe('parseIomem: the real QEMU listings of the reference', () => {
     expect([...walkIomem(ahci.ranges)].find((r) => r.name === 'ahci')!.owner.pciAddress).toBe('0000:00:1f.2');
   });
 
+  it('serializes to JSON (bigints as decimal strings)', () => {
+    const io = parseIomem(iomemFixture('qemu-6.1-seabios-memmap-sp-dax.txt'));
+    const json = JSON.parse(JSON.stringify(io)) as { softReserved: { bounds: { start: string } }[] };
+    expect(json.softReserved[0]!.bounds.start).toBe(String(0x40000000));
+  });
+
   it('test_hmm: top-level Soft Reserved ranges and hmm_dmirror device-private ranges', () => {
     const io = parseIomem(iomemFixture('qemu-6.12-test-hmm-excerpt.txt'));
     expect(io.softReserved.map((s) => [s.bounds?.start, s.hmemDevice])).toEqual([[0x40000000n, undefined], [0x60000000n, undefined]]);
