@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../../../src/cli/io.js';
 import { run } from '../../../src/cli/program.js';
+import { EVENT_KINDS } from '../../../src/index.js';
 
 function captureIo(env: NodeJS.ProcessEnv = {}): { io: CliIo; out: () => string; err: () => string } {
   let out = '';
@@ -45,6 +46,13 @@ describe('usage errors exit 2 with a clear message', () => {
     const c = captureIo();
     expect(await run(['smok'], c.io)).toBe(2);
     expect(c.err()).toMatch(/unknown command 'smok'[\s\S]*Did you mean smoke\?/);
+  });
+
+  it('events --help lists exactly the API\'s event kinds (the list is written out to keep --help fast)', async () => {
+    const c = captureIo();
+    expect(await run(['events', '--help'], c.io)).toBe(0);
+    const listed = /default: all\):\s*([\s\S]*?)\n\s+--count/.exec(c.out())![1]!.replace(/\s+/g, ' ').split(', ').map((s) => s.trim());
+    expect(listed).toEqual([...EVENT_KINDS]);
   });
 
   it('help for a subcommand through `help <command>` exits 0', async () => {
