@@ -7,6 +7,8 @@ import type { Device, EventKind, Gpu, SvmEvent } from '../index.js';
 export interface Collector {
   /** Waits until `done(events)` holds or `ms` pass; returns everything seen so far. */
   waitFor(done: (events: readonly SvmEvent[]) => boolean, ms: number): Promise<SvmEvent[]>;
+  /** Why the stream ended early (an event fd that failed), if it did. */
+  readonly error: unknown;
   close(): void;
 }
 
@@ -14,16 +16,23 @@ export function collectEvents(device: Device, gpus: readonly Gpu[], kinds: reado
   const stream = device.events({ gpus, kinds });
   const seen: SvmEvent[] = [];
   let wake: (() => void) | undefined;
+  let error: unknown;
   const pump = (async () => {
     for await (const e of stream) {
       seen.push(e);
       wake?.();
     }
-  })().catch(() => undefined);
+  })().catch((e: unknown) => {
+    error = e;
+    wake?.();
+  });
   return {
+    get error() {
+      return error;
+    },
     async waitFor(done, ms) {
       const deadline = Date.now() + ms;
-      while (!done(seen) && Date.now() < deadline && !stream.closed) {
+      while (!done(seen) && Date.now() < deadline && !stream.closed && error === undefined) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.max(1, Math.min(50, deadline - Date.now())));
           wake = () => {

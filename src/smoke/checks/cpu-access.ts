@@ -52,6 +52,7 @@ export const cpuAccessCheck: SmokeCheck = {
         return !!m && m.kind === 'migrate-start' && m.trigger === TRIGGER_PAGEFAULT_CPU && m.from === gpu.gpuId && m.to === 0 && m.startPage < firstPage + GRANULE / 4096 && m.startPage + m.pages > firstPage;
       };
       const seen = await events!.waitFor((evs) => evs.some(isFaultBack), gpu.coherent ? Math.min(eventWaitMs, 500) : eventWaitMs);
+      if (events!.error !== undefined) throw events!.error;
       const faulted = seen.some(isFaultBack);
       out.diag('cpuFaultMigration', faulted);
       if (gpu.coherent) check(!faulted, 'a CPU read of a coherent GPU\'s pages migrated them (expected in-place access)');

@@ -35,6 +35,7 @@ export const eventsCheck: SmokeCheck = {
       const complete = (evs: Parameters<typeof coveredPages>[0]): boolean => want.every(([, k, f, t]) => coveredPages(evs, k, f, t, firstPage, pages) >= pages);
       const seen = await events.waitFor(complete, eventWaitMs);
       out.diag('events', seen.length);
+      if (events.error !== undefined) throw events.error;
       for (const [what, kind, from, to] of want) {
         const got = coveredPages(seen, kind, from, to, firstPage, pages);
         check(got >= pages, `migrate ${what}: events cover ${got} of ${pages} pages`, { eventsSeen: seen.length, pagesCovered: got, pages });
