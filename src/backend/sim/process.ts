@@ -23,7 +23,8 @@ import type { MachineProfile } from '../../platform/profile-types.js';
 import { AddressSpace } from './address-space.js';
 import { buildGpus, hmmPageStructBytes, maxSvmRangePages, sameHive, systemMemLimit, type SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
-import { aggregate, applyAttrs, isKnownAttrType, npages, planAdd, RangeList, type SvmBo, type SvmRange } from './ranges.js';
+import { Residency, type SnapshotRun } from './residency.js';
+import { aggregate, applyAttrs, npages, planAdd, RangeList, type SvmRange } from './ranges.js';
 import { SmiHub, smiFormat } from './smi.js';
 
 /** A kernel refusal inside the model: a positive errno and an optional detail. */
@@ -51,14 +52,7 @@ export interface SimCounters {
   queueEvictions: number;
 }
 
-export type PageLocation = 'system' | 'device-private' | 'device-coherent';
-
-export interface SnapshotRun {
-  start: bigint;
-  size: bigint;
-  location: PageLocation;
-  gpuId?: number;
-}
+export type { PageLocation, SnapshotRun } from './residency.js';
 
 export interface ProcessOptions {
   pid: number;
@@ -99,13 +93,10 @@ export class KfdProcess {
   private readonly queues = new Map<number, number>();
   private nextQueue = 1;
   readonly ranges: RangeList;
-  /** VRAM residency: runs of pages that live on a GPU (value: gpuidx); every other mapped page is in RAM. */
-  readonly residency = new RunMap<number>();
-  private readonly vramUsed: number[];
+  /** Where pages live, VRAM use and the BOs in each GPU's LRU. */
+  readonly mem: Residency;
   /** Per GPU: the pages its page table maps (valid PTEs). */
   readonly gpuMaps: RunMap<boolean>[];
-  /** Per GPU: the TTM LRU of the SVM BOs in its VRAM (oldest first). */
-  private readonly lru: Map<SvmBo, true>[];
   readonly space: AddressSpace;
   readonly smi = new SmiHub();
   private clockNs: number;
@@ -136,9 +127,8 @@ export class KfdProcess {
     this.xnack = profile.xnackDefault;
     // svm_range_list_init: default_granularity = min(amdgpu_svm_default_granularity, 0x1B).
     this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus));
-    this.vramUsed = this.gpus.map(() => 0);
+    this.mem = new Residency(this.gpus);
     this.gpuMaps = this.gpus.map(() => new RunMap<boolean>());
-    this.lru = this.gpus.map(() => new Map());
     this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));
     this.clockNs = opts.clockStartNs;
     this.sysMemLimit = systemMemLimit(profile);
@@ -178,7 +168,7 @@ export class KfdProcess {
   }
 
   vramUsedPages(g: SimGpu): number {
-    return this.vramUsed[g.idx] ?? 0;
+    return this.mem.usedPages(g);
   }
 
   // ---------------------------------------------------------------- process state ioctls
@@ -319,7 +309,7 @@ export class KfdProcess {
       if (this.invalid.delete(r)) for (const c of plan.insert) if (c.start >= r.start && c.last <= r.last) this.invalid.add(c);
     }
     for (const r of plan.insert) this.ranges.insert(r);
-    for (const r of plan.remove) this.dropBoIfIdle(r.bo);
+    for (const r of plan.remove) this.mem.dropBoIfIdle(r.bo);
     let updateMapping = false;
     for (const r of plan.update) if (applyAttrs(r, attrs, this.xnack, this.idxOf)) updateMapping = true;
     if (!this.xnack && plan.remap.length > 0) updateMapping = true;
@@ -403,46 +393,7 @@ export class KfdProcess {
 
   /** prange->actual_loc: the GPU holding this range's VRAM pages, or 0. */
   actualLoc(r: SvmRange): number {
-    const run = this.residency.find(r.start, r.last + 1, () => true);
-    return run ? (this.gpus[run.value]?.gpuId ?? 0) : 0;
-  }
-
-  private setResidency(a: number, b: number, idx: number | undefined): number {
-    let moved = 0;
-    for (const run of this.residency.runs(a, b)) {
-      this.vramUsed[run.value] = (this.vramUsed[run.value] ?? 0) - (run.end - run.start);
-    }
-    if (idx !== undefined) this.vramUsed[idx] = (this.vramUsed[idx] ?? 0) + (b - a);
-    this.residency.assign(a, b, idx);
-    moved = b - a;
-    return moved;
-  }
-
-  private attachBo(r: SvmRange, g: SimGpu): void {
-    if (r.bo && r.bo.gpu === g) {
-      // TTM moves a validated BO to the LRU tail.
-      const lru = this.lru[g.idx]!;
-      lru.delete(r.bo);
-      lru.set(r.bo, true);
-      return;
-    }
-    if (r.bo) this.detachBo(r);
-    const bo: SvmBo = { gpu: g, ranges: new Set([r]) };
-    r.bo = bo;
-    this.lru[g.idx]!.set(bo, true);
-  }
-
-  /** svm_range_vram_node_free: the range lets go of its BO. */
-  private detachBo(r: SvmRange): void {
-    const bo = r.bo;
-    if (!bo) return;
-    bo.ranges.delete(r);
-    r.bo = undefined;
-    this.dropBoIfIdle(bo);
-  }
-
-  private dropBoIfIdle(bo: SvmBo | undefined): void {
-    if (bo && bo.ranges.size === 0) this.lru[bo.gpu.idx]!.delete(bo);
+    return this.mem.actualLoc(r);
   }
 
   /** The VMA pieces of [s, l] (svm_migrate_*: one migrate_vma per VMA); stops at the first hole. */
@@ -503,10 +454,10 @@ export class KfdProcess {
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
     if (npages(r) > g.vramPages) return Errno.ENOSPC;
     // svm_range_vram_node_new: the BO allocation makes TTM evict least recently used BOs.
-    const need = l - s + 1 - this.residency.count(s, l + 1, (v) => v === g.idx);
+    const need = l - s + 1 - this.mem.countOn(s, l + 1, g.idx);
     if (!this.makeRoom(g, need, r)) return Errno.ENOMEM;
     const hadVram = this.actualLoc(r) !== 0;
-    this.attachBo(r, g);
+    this.mem.attachBo(r, g);
     let moved = 0;
     for (const c of this.vmaChunks(s, l).chunks) {
       const n = c.l - c.s + 1;
@@ -515,18 +466,18 @@ export class KfdProcess {
       // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
       this.invalidate(r, c.s, c.l);
       // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected.
-      const gaps = this.residency.gaps(c.s, c.l + 1);
+      const gaps = this.mem.runs.gaps(c.s, c.l + 1);
       let cpages = 0;
       for (const gap of gaps) cpages += gap.end - gap.start;
       if (cpages === 0) continue; // "failed collect migrate sys pages": no MIGRATE_END
-      for (const gap of gaps) this.setResidency(gap.start, gap.end, g.idx);
+      for (const gap of gaps) this.mem.set(gap.start, gap.end, g.idx);
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
       this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, 0, g.gpuId, trigger));
       moved += cpages;
     }
-    if (moved === 0 && !hadVram) this.detachBo(r);
+    if (moved === 0 && !hadVram) this.mem.detachBo(r);
     return 0;
   }
 
@@ -542,17 +493,17 @@ export class KfdProcess {
         smiFormat.migrateStart(ns, this.opts.pid, c.s, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
       this.invalidate(r, c.s, c.l);
       // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner.
-      const runs = this.residency.runs(c.s, c.l + 1).filter((x) => x.value === g.idx);
+      const runs = this.mem.runs.runs(c.s, c.l + 1).filter((x) => x.value === g.idx);
       let cpages = 0;
       for (const x of runs) cpages += x.end - x.start;
       if (cpages === 0) continue;
-      for (const x of runs) this.setResidency(x.start, x.end, undefined);
+      for (const x of runs) this.mem.set(x.start, x.end, undefined);
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
       this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, g.gpuId, 0, trigger));
     }
-    if (this.actualLoc(r) === 0) this.detachBo(r);
+    if (this.actualLoc(r) === 0) this.mem.detachBo(r);
     return hole ? Errno.EFAULT : 0;
   }
 
@@ -562,17 +513,9 @@ export class KfdProcess {
    * KFD_MIGRATE_TRIGGER_TTM_EVICTION).
    */
   private makeRoom(g: SimGpu, need: number, self: SvmRange): boolean {
-    const lru = this.lru[g.idx]!;
-    while (g.vramPages - this.vramUsedPages(g) < need) {
-      let victim: SvmBo | undefined;
-      for (const bo of lru.keys()) {
-        if (bo !== self.bo) {
-          victim = bo;
-          break;
-        }
-      }
+    while (this.mem.freePages(g) < need) {
+      const victim = this.mem.takeVictim(g, self.bo);
       if (!victim) return false;
-      lru.delete(victim);
       this.counters.evictions++;
       for (const pr of [...victim.ranges]) this.vramToRam(pr, pr.start, pr.last, MigrateTrigger.TTM_EVICTION);
     }
@@ -686,11 +629,11 @@ export class KfdProcess {
         this.ranges.insert(k);
         if (wasInvalid) this.invalid.add(k);
       }
-      this.dropBoIfIdle(r.bo);
+      this.mem.dropBoIfIdle(r.bo);
     }
-    this.setResidency(startPage, endPage, undefined);
+    this.mem.set(startPage, endPage, undefined);
     for (const m of this.gpuMaps) m.assign(startPage, endPage, undefined);
-    for (const r of this.ranges.overlapping(Math.max(0, startPage - 1), endPage)) if (r.bo && this.actualLoc(r) === 0) this.detachBo(r);
+    for (const r of this.ranges.overlapping(Math.max(0, startPage - 1), endPage)) if (r.bo && this.actualLoc(r) === 0) this.mem.detachBo(r);
   }
 
   // ---------------------------------------------------------------- faults
@@ -803,7 +746,7 @@ export class KfdProcess {
     if (this.space.vmas.firstGap(a, b)) return false;
     let p = a;
     while (p < b) {
-      const run = this.residency.find(p, b, (idx) => this.gpus[idx]?.kind === 'private');
+      const run = this.mem.runs.find(p, b, (idx) => this.gpus[idx]?.kind === 'private');
       if (!run) break;
       const r = this.ranges.at(run.start);
       if (!r) {
@@ -829,29 +772,6 @@ export class KfdProcess {
 
   /** Where the mapped pages of [a, b) live, per run. Unmapped pages are left out. */
   snapshot(a: number, b: number): SnapshotRun[] {
-    const out: SnapshotRun[] = [];
-    const push = (s: number, e: number, idx: number | undefined): void => {
-      const g = idx === undefined ? undefined : this.gpus[idx];
-      const location: PageLocation = !g ? 'system' : g.kind === 'coherent' ? 'device-coherent' : 'device-private';
-      const prev = out[out.length - 1];
-      const start = BigInt(s) << SHIFT;
-      if (prev && prev.start + prev.size === start && prev.location === location && prev.gpuId === g?.gpuId) {
-        prev.size += BigInt(e - s) << SHIFT;
-        return;
-      }
-      const run: SnapshotRun = { start, size: BigInt(e - s) << SHIFT, location };
-      if (g) run.gpuId = g.gpuId;
-      out.push(run);
-    };
-    for (const vma of this.space.vmas.runs(a, b)) {
-      let p = vma.start;
-      for (const run of this.residency.runs(vma.start, vma.end)) {
-        if (run.start > p) push(p, run.start, undefined);
-        push(run.start, run.end, run.value);
-        p = run.end;
-      }
-      if (p < vma.end) push(p, vma.end, undefined);
-    }
-    return out;
+    return this.mem.snapshot(this.space.vmas.runs(a, b));
   }
 }

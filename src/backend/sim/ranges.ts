@@ -4,7 +4,7 @@
  * never merged again, exactly as the driver does (there is no merge in kfd_svm.c), so the event stream
  * of a later prefetch (one migration per range and VMA) matches the kernel's.
  */
-import { SVM_FLAGS_ALL, SvmAttrType, SvmFlag, SvmLocation } from '../abi.js';
+import { SvmAttrType, SvmFlag, SvmLocation } from '../abi.js';
 import type { SvmAttribute } from '../contract.js';
 import { IntervalMap } from './interval-map.js';
 import type { SimGpu } from './devices.js';
@@ -41,11 +41,6 @@ export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'prefer
     granularity: defaultGranularity,
     flags: SvmFlag.HOST_ACCESS | SvmFlag.COHERENT,
   };
-}
-
-/** The attribute types `svm_range_check_attr` knows. */
-export function isKnownAttrType(t: number): boolean {
-  return t >= SvmAttrType.PREFERRED_LOC && t <= SvmAttrType.GRANULARITY && Number.isInteger(t);
 }
 
 export class RangeList {
@@ -352,6 +347,3 @@ export function aggregate(
   }
   return { location, prefetchLoc, granularity, flagsAnd, flagsOr, access, aip };
 }
-
-/** Flags the 6.12 kernel defines; others are stored but mean nothing. */
-export const KNOWN_FLAGS = SVM_FLAGS_ALL;

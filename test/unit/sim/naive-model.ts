@@ -45,7 +45,7 @@ export class NaiveModel {
   private readonly supported: number;
   private readonly maxPages: number;
 
-  constructor(private readonly p: MachineProfile, maxPages: number) {
+  constructor(p: MachineProfile, maxPages: number) {
     this.xnack = p.xnackDefault;
     this.ids = p.gpus.map((g) => g.gpuId);
     this.kinds = p.gpus.map((g) => g.memoryKind);

@@ -1,0 +1,127 @@
+/**
+ * Where pages live and what holds them: runs of pages resident in a GPU's VRAM (every other mapped page is
+ * in system memory), the VRAM each GPU has in use, and the SVM BOs (svm_range_bo) in each GPU's TTM LRU.
+ * Pure bookkeeping: the migrations that move pages are in process.ts.
+ */
+import { PAGE_SHIFT } from '../abi.js';
+import type { SimGpu } from './devices.js';
+import { RunMap } from './interval-map.js';
+import type { SvmBo, SvmRange } from './ranges.js';
+
+export type PageLocation = 'system' | 'device-private' | 'device-coherent';
+
+export interface SnapshotRun {
+  start: bigint;
+  size: bigint;
+  location: PageLocation;
+  gpuId?: number;
+}
+
+const SHIFT = BigInt(PAGE_SHIFT);
+
+export class Residency {
+  /** Runs of VRAM pages; the value is the gpuidx. */
+  readonly runs = new RunMap<number>();
+  private readonly used: number[];
+  /** Per GPU: the SVM BOs in its VRAM, least recently used first (a Map keeps insertion order). */
+  private readonly lru: Map<SvmBo, true>[];
+
+  constructor(private readonly gpus: readonly SimGpu[]) {
+    this.used = gpus.map(() => 0);
+    this.lru = gpus.map(() => new Map());
+  }
+
+  /** VRAM pages in use on a GPU. */
+  usedPages(g: SimGpu): number {
+    return this.used[g.idx] ?? 0;
+  }
+
+  freePages(g: SimGpu): number {
+    return g.vramPages - this.usedPages(g);
+  }
+
+  /** prange->actual_loc: the gpu_id holding this range's VRAM pages, or 0. */
+  actualLoc(r: SvmRange): number {
+    const run = this.runs.find(r.start, r.last + 1, () => true);
+    return run ? (this.gpus[run.value]?.gpuId ?? 0) : 0;
+  }
+
+  /** Pages of [a, b) on the GPU with this index. */
+  countOn(a: number, b: number, idx: number): number {
+    return this.runs.count(a, b, (v) => v === idx);
+  }
+
+  /** Puts [a, b) in a GPU's VRAM (gpuidx) or in system memory (undefined), keeping the VRAM counts. */
+  set(a: number, b: number, idx: number | undefined): void {
+    for (const run of this.runs.runs(a, b)) this.used[run.value] = (this.used[run.value] ?? 0) - (run.end - run.start);
+    if (idx !== undefined) this.used[idx] = (this.used[idx] ?? 0) + (b - a);
+    this.runs.assign(a, b, idx);
+  }
+
+  /** svm_range_vram_node_new: the range gets (or reuses) a BO on the GPU, which TTM moves to the LRU tail. */
+  attachBo(r: SvmRange, g: SimGpu): void {
+    const lru = this.lru[g.idx]!;
+    if (r.bo && r.bo.gpu === g) {
+      lru.delete(r.bo);
+      lru.set(r.bo, true);
+      return;
+    }
+    if (r.bo) this.detachBo(r);
+    const bo: SvmBo = { gpu: g, ranges: new Set([r]) };
+    r.bo = bo;
+    lru.set(bo, true);
+  }
+
+  /** svm_range_vram_node_free: the range lets go of its BO. */
+  detachBo(r: SvmRange): void {
+    const bo = r.bo;
+    if (!bo) return;
+    bo.ranges.delete(r);
+    r.bo = undefined;
+    this.dropBoIfIdle(bo);
+  }
+
+  /** A BO no range refers to any more leaves the LRU (its last reference is gone). */
+  dropBoIfIdle(bo: SvmBo | undefined): void {
+    if (bo && bo.ranges.size === 0) this.lru[bo.gpu.idx]!.delete(bo);
+  }
+
+  /** The least recently used BO of a GPU other than `except`, taken off the LRU (TTM picks it to evict). */
+  takeVictim(g: SimGpu, except: SvmBo | undefined): SvmBo | undefined {
+    const lru = this.lru[g.idx]!;
+    for (const bo of lru.keys()) {
+      if (bo === except) continue;
+      lru.delete(bo);
+      return bo;
+    }
+    return undefined;
+  }
+
+  /** Where the mapped pages (`mapped`, the VMA runs of [a, b)) live, per run, in bytes. */
+  snapshot(mapped: ReadonlyArray<{ start: number; end: number }>): SnapshotRun[] {
+    const out: SnapshotRun[] = [];
+    const push = (s: number, e: number, idx: number | undefined): void => {
+      const g = idx === undefined ? undefined : this.gpus[idx];
+      const location: PageLocation = !g ? 'system' : g.kind === 'coherent' ? 'device-coherent' : 'device-private';
+      const prev = out[out.length - 1];
+      const start = BigInt(s) << SHIFT;
+      if (prev && prev.start + prev.size === start && prev.location === location && prev.gpuId === g?.gpuId) {
+        prev.size += BigInt(e - s) << SHIFT;
+        return;
+      }
+      const run: SnapshotRun = { start, size: BigInt(e - s) << SHIFT, location };
+      if (g) run.gpuId = g.gpuId;
+      out.push(run);
+    };
+    for (const vma of mapped) {
+      let p = vma.start;
+      for (const run of this.runs.runs(vma.start, vma.end)) {
+        if (run.start > p) push(p, run.start, undefined);
+        push(run.start, run.end, run.value);
+        p = run.end;
+      }
+      if (p < vma.end) push(p, vma.end, undefined);
+    }
+    return out;
+  }
+}
