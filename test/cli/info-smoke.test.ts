@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNodeReport, type NodeReport } from '../../src/report/node-report.js';
-import { ensureBuilt, HAS_KFD, runCli } from './run-cli.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { cleanEnv, collect, ensureBuilt, HAS_KFD, MAIN, runCli } from './run-cli.js';
 
 beforeAll(ensureBuilt);
 const tmp = mkdtempSync(join(tmpdir(), 'kfd-svm-cli-'));
@@ -119,6 +120,24 @@ describe.concurrent('kfd-svm smoke', () => {
     expect(points.every((p) => p.ok)).toBe(true);
     // --gpu 0,3: per-GPU checks run for exactly those two.
     expect(points.filter((p) => p.text.startsWith('prefetch to GPU'))).toHaveLength(2);
+  });
+
+  // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('on a terminal: a progress bar on stderr, and every TAP line still printed', async () => {
+    const child = spawn('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} smoke --profile mi210`, '/dev/null'], {
+      env: cleanEnv({ TERM: 'xterm' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const r = await collect(child);
+    expect(r.code).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    // Each escape sequence (cursor moves, line clears) becomes a line break, so what was drawn over stays apart.
+    const text = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').replace(/\r/g, '');
+    expect(text).toMatch(/[█░] *\d+\/12 /); // the bar, with its step count
+    // Bar redraws share lines with the output in the raw capture; every point must be there once.
+    const numbers = [...text.matchAll(/^ok (\d+) - /gm)].map((m) => Number(m[1]));
+    expect(numbers).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(text).toMatch(/^1\.\.12$/m);
   });
 
   it('--budget 0 skips every check after the device opened, with a TAP # SKIP, exit 0', async () => {
