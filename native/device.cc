@@ -16,9 +16,17 @@
 namespace kfdsvm {
 
 KfdDevice::~KfdDevice() {
-  for (auto& [gpu, rfd] : render) ::close(rfd);
   if (fd_ >= 0) ::close(fd_);
 }
+
+// Render node path -> fd whose DRM file a GPU VM was acquired with, for the life of the PROCESS, not of
+// one device: the kernel keeps its KFD process (and each process device's DRM file) until the address
+// space goes away, not until /dev/kfd is closed (kfd_process.c: kfd_create_process finds the process a
+// prior open created; the mmu notifier holds a reference until exit). A later device of the same process
+// must pass the same DRM file to ACQUIRE_VM, or the kernel answers EBUSY (kfd_ioctl_acquire_vm). A forked
+// child has its own KFD process and must not use the parent's files, hence the pid. JS thread only.
+static std::map<std::string, int> g_render;
+static pid_t g_render_pid = 0;
 
 int KfdIoctl(int fd, unsigned long request, void* arg) {
   int again = 0;
@@ -122,18 +130,22 @@ static Napi::Value GetProcessApertures(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// kfdAcquireVm(h, gpuId, renderPath): opens the render node once per gpu_id and issues ACQUIRE_VM with it.
-// A repeat passes the same DRM file, which the kernel answers with 0 (kfd_ioctl_acquire_vm).
+// kfdAcquireVm(h, gpuId, renderPath): opens the render node once per process and issues ACQUIRE_VM with it.
+// A repeat (by this or a later device) passes the same DRM file, which the kernel answers with 0.
 static Napi::Value AcquireVm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_ACQUIRE_VM";
   auto dev = DeviceArg(info, 0, req);
   uint32_t gpuId = ArgU32(info, 1, "gpuId");
   std::string path = ArgPath(info, 2, "renderPath");
-  auto it = dev->render.find(gpuId);
+  if (g_render_pid != ::getpid()) {
+    g_render.clear();  // inherited across fork: the parent's files, not ours to pass (nor to close)
+    g_render_pid = ::getpid();
+  }
+  auto it = g_render.find(path);
   bool opened = false;
   int rfd;
-  if (it != dev->render.end()) {
+  if (it != g_render.end()) {
     rfd = it->second;
   } else {
     rfd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -151,7 +163,7 @@ static Napi::Value AcquireVm(const Napi::CallbackInfo& info) {
     if (opened) ::close(rfd);
     ThrowSys(env, SysError{err, "ioctl", req, ""});
   }
-  if (opened) dev->render[gpuId] = rfd;
+  if (opened) g_render[path] = rfd;
   return env.Undefined();
 }
 

@@ -1,4 +1,4 @@
-// kfd-svm: the /dev/kfd file descriptor and the render nodes whose GPU VMs it acquired.
+// kfd-svm: the /dev/kfd file descriptor (render node files live process-wide in device.cc).
 #ifndef KFD_SVM_DEVICE_H
 #define KFD_SVM_DEVICE_H
 
@@ -21,10 +21,6 @@ class KfdDevice {
   KfdDevice& operator=(const KfdDevice&) = delete;
 
   int fd() const { return fd_; }
-  // gpu_id -> render node fd, kept open for as long as the device: the kernel's process device keeps a
-  // reference to that DRM file (kfd_ioctl_acquire_vm), and a second ACQUIRE_VM must pass the same file to
-  // be a no-op rather than EBUSY. JS thread only.
-  std::map<uint32_t, int> render;
 
  private:
   int fd_;
