@@ -94,9 +94,10 @@ async function main(): Promise<void> {
   for (const s of starts) await b.svmSetAttr(s, len, [{ type: SvmAttrType.SET_FLAGS, value: SvmFlag.HOST_ACCESS }]);
   const step = count > 7919 ? 7919 : 1;
   const type = op === 'set' ? SvmAttrType.PREFERRED_LOC : SvmAttrType.PREFETCH_LOC;
+  // The cursor carries over from the warm-up to the profiled run, so no call repeats a range's current value.
+  let i = 0;
+  let flip = false;
   const run = async (k: number): Promise<number> => {
-    let i = 0;
-    let flip = false;
     const t0 = performance.now();
     for (let c = 0; c < k; c++) {
       if (op === 'get') b.svmGetAttr(starts[i]!, len, [{ type: SvmAttrType.PREFERRED_LOC, value: 0 }]);

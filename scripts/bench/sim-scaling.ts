@@ -58,6 +58,12 @@ interface Fixture {
   /** Prefetch calls made and migrations the model counted during them (is each prefetch really moving pages?). */
   prefetchCalls: number;
   migrations: number;
+  /**
+   * Where each kind of call goes on: the next range and the direction. It carries over from one sample to
+   * the next, so every call changes something (a call repeating a range's current value is a no-op in the
+   * kernel: svm_range_is_same_attrs).
+   */
+  cursor: Record<Op, { i: number; flip: boolean }>;
 }
 
 function gc(): boolean {
@@ -100,6 +106,7 @@ async function makeFixture(sim: SimModule, abi: AbiModule, count: number, rangeS
     registerPerSecond: (count * 1e9) / registerNs,
     prefetchCalls: 0,
     migrations: 0,
+    cursor: { set: { i: 0, flip: false }, get: { i: 0, flip: false }, prefetch: { i: 0, flip: false } },
   };
 }
 
@@ -114,8 +121,9 @@ async function timeOps(f: Fixture, op: Op, ops: number): Promise<number> {
   const starts = f.starts;
   const step = n > 7919 ? 7919 : 1;
   const gpuLoc = f.gpu.gpuId;
-  let i = 0;
-  let flip = false;
+  const cursor = f.cursor[op];
+  let i = cursor.i;
+  let flip = cursor.flip;
   const migrations0 = op === 'prefetch' ? b.counters().migrations : 0;
   const t0 = nowNs();
   if (op === 'get') {
@@ -136,6 +144,8 @@ async function timeOps(f: Fixture, op: Op, ops: number): Promise<number> {
     }
   }
   const ns = (nowNs() - t0) / ops;
+  cursor.i = i;
+  cursor.flip = flip;
   if (op === 'prefetch') {
     f.prefetchCalls += ops;
     f.migrations += b.counters().migrations - migrations0;

@@ -83,9 +83,11 @@ export async function benchZeroCopy(opts: ZeroCopyOptions): Promise<SectionResul
 
   // Allocation: a view's whole life, for several sizes.
   const allocSizes = q ? [4096, 1 << 20] : [4096, 1 << 20, 64 << 20];
-  const allocOps = q ? 200 : 5000;
+  // Fewer of the big ones: 64 MiB costs a millisecond or more either way.
+  const opsFor = (bytes: number): number => (q ? 100 : bytes >= 64 << 20 ? 50 : bytes >= 1 << 20 ? 500 : 5000);
   const keep: ArrayBuffer[] = [];
   for (const bytes of allocSizes) {
+    const allocOps = opsFor(bytes);
     const a: number[] = [];
     const p: number[] = [];
     const allocAddon = (): void => {
