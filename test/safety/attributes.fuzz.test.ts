@@ -7,24 +7,19 @@
  *    reaches the kernel (here: the simulator), not even its valid fields.
  * 2. The addon's marshalling (native/svm.cc): arbitrary u64 start/size, u32 op and 0..2044 u32 pairs
  *    travel into struct kfd_ioctl_svm_args and back unchanged, with the ioctl's size bits covering exactly
- *    nattr attributes (checked by an LD_PRELOAD shim, test/safety/svm-echo-shim.c); values that are not
+ *    nattr attributes (checked by an LD_PRELOAD shim, test/safety/fake-kfd-shim.c); values that are not
  *    u32/u64 are TypeError/RangeError and never reach ioctl(2).
  *
  * The parsers' property tests live with the parsers (test/unit/platform/properties.test.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SVM_GRANULARITY_MAX, SvmAttrType, SvmLocation } from '../../src/backend/abi.js';
-import { packageRoot } from '../../src/backend/kfd/index.js';
 import { FLAG_NAMES, decodeGetAnswer, encodeSetAttributes, type AccessMode, type FlagName } from '../../src/attributes.js';
 import { SvmError } from '../../src/errors.js';
 import type { Gpu } from '../../src/gpu.js';
 import { open } from '../../src/index.js';
-import { childResult, runChild } from './child.js';
+import { childResult, fakeKfdShim, runChild } from './child.js';
 
 const U32_MAX = 0xffff_ffff;
 const MODES: readonly AccessMode[] = ['access', 'in-place', 'none'];
@@ -181,8 +176,7 @@ describe('src/attributes.ts: rejection before the kernel', () => {
 describe("the addon's marshalling of struct kfd_ioctl_svm_args", () => {
   let shim = '';
   beforeAll(() => {
-    shim = join(mkdtempSync(join(tmpdir(), 'kfd-svm-shim-')), 'svm-echo.so');
-    execFileSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-O2', '-o', shim, join(packageRoot(), 'test/safety/svm-echo-shim.c')]);
+    shim = fakeKfdShim();
   });
 
   it('u64 start/size, u32 op and 0..2044 u32 pairs cross into the ioctl and back intact (sync and async)', () => {

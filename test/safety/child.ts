@@ -7,9 +7,11 @@
  * scripts/sanitize/run.sh, else what node-gyp-build resolves) and inherits the environment, so under the
  * sanitizer run it carries LD_PRELOAD=libasan and the sanitizer options too.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../src/backend/kfd/index.js';
 
@@ -67,4 +69,18 @@ export function childResult<T>(run: ChildRun<T>): T {
     throw new Error(`the child process failed: ${why}`);
   }
   return run.result;
+}
+
+let shimPath: string | undefined;
+/**
+ * test/safety/fake-kfd-shim.c compiled (once per test process) into a temporary directory: LD_PRELOAD it
+ * into a child (runChild's `preload`) and the KFD ioctls on /dev/null answer as a KFD would, so the addon's
+ * success paths run too. Needs a C compiler ($CC, else cc), as building the addon does.
+ */
+export function fakeKfdShim(): string {
+  if (shimPath) return shimPath;
+  const out = join(mkdtempSync(join(tmpdir(), 'kfd-svm-shim-')), 'fake-kfd.so');
+  execFileSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-O2', '-o', out, resolve(packageRoot(), 'test/safety/fake-kfd-shim.c')]);
+  shimPath = out;
+  return out;
 }

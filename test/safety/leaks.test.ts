@@ -12,7 +12,7 @@
  * asked: the allocator, V8 or ASan may map something new there at once.)
  */
 import { describe, expect, it } from 'vitest';
-import { childResult, runChild } from './child.js';
+import { childResult, fakeKfdShim, runChild } from './child.js';
 
 const MIB = 1 << 20;
 /**
@@ -335,6 +335,95 @@ describe('SMI event sources', () => {
       `),
     );
     expect(r.errors).toEqual({ 'EISDIR/read': 500, 'EBADF/write': 500 });
+    expect(r.fdsAfter).toEqual(r.fdsBefore);
+  });
+});
+
+describe('with a stand-in KFD answering on /dev/null (test/safety/fake-kfd-shim.c): the success paths', () => {
+  // Render nodes: one per GPU. Whether the addon keeps their files per device or per process (the kernel
+  // keeps the DRM file of an acquired VM for the life of the process), a loop that acquires the same GPUs
+  // through the same nodes must not add fds; the warm-up acquires them once before the baseline.
+  const RENDER = `const render = { 0x1001: '/dev/null', 0x1002: '/dev/zero', 0x1003: '/dev/full', 0x1004: '/dev/urandom' };
+    const acquireAll = (d) => { for (const [g, p] of Object.entries(render)) addon.kfdAcquireVm(d, Number(g), p); };`;
+
+  it('2000 device lifecycles (VMs acquired on 4 GPUs, SMI sources opened, read, refused) end with the fds they began with', () => {
+    const r = childResult<Counts & { peak: number[]; tally: Record<string, number>; threadsBefore: number; threadsAfter: number }>(
+      runChild(
+        `
+        const fs = await import('node:fs');
+        ${RENDER}
+        const threads = () => fs.readdirSync('/proc/self/task').length;
+        const tally = {};
+        const note = (k) => { tally[k] = (tally[k] ?? 0) + 1; };
+        const errOr = (f, ok) => { const e = h.errorOf(f); note(e ? e.code : ok); };
+        const warm = addon.kfdOpen('/dev/null'); acquireAll(warm); addon.kfdClose(warm);
+        await h.gcUntil(() => false, 3);
+        const fdsBefore = h.fds(), mapsBefore = h.maps(), threadsBefore = threads();
+        const peak = new Set();
+        for (let i = 0; i < 2000; i++) {
+          const d = addon.kfdOpen('/dev/null');
+          addon.kfdGetVersion(d);
+          note('apertures ' + addon.kfdGetProcessApertures(d).length);
+          acquireAll(d);
+          addon.kfdAcquireVm(d, 0x1002, render[0x1002]);     // again: a no-op for the kernel
+          errOr(() => addon.kfdAcquireVm(d, 7, '/dev/random'), 'acquired unknown'); // opened, refused, closed
+          peak.add(h.fds().length - fdsBefore.length);
+          addon.kfdSetXnackMode(d, i % 2); addon.kfdSetXnackMode(d, -1);
+          addon.kfdAvailableMemory(d, 0x1003);
+          addon.kfdSvmSync(d, 1, 0x200000n, 0x200000n, [{ type: 1, value: 0 }]);
+          const quiet = addon.kfdSmiOpen(d, 0x1001, 0n);       // never readable: the read waits for close
+          const pending = addon.smiRead(quiet);
+          const loud = addon.kfdSmiOpen(d, 0x1004, BigInt(i + 1)); // readable at once
+          note('loud read ' + (await addon.smiRead(loud)).length);
+          errOr(() => addon.kfdSmiOpen(d, 0x1001, 2n ** 64n - 1n), 'mask accepted'); // fd made, mask refused, fd closed
+          errOr(() => addon.kfdSmiOpen(d, 9, 1n), 'unknown gpu accepted');
+          addon.smiClose(quiet); addon.smiClose(loud);
+          note('pending read ' + JSON.stringify(await pending));
+          await addon.kfdSvmAsync(d, 0, 0x200000n, 0x200000n, []);
+          addon.kfdClose(d);
+        }
+        await h.gcUntil(() => threads() === threadsBefore);
+        h.report({ fdsBefore, fdsAfter: h.fds(), mapsBefore, mapsAfter: h.maps(), peak: [...peak], tally, threadsBefore, threadsAfter: threads() });
+      `,
+        180_000,
+        { preload: fakeKfdShim() },
+      ),
+    );
+    expect(r.tally).toEqual({ 'apertures 4': 2000, EINVAL: 6000, 'loud read 8': 2000, 'pending read ""': 2000 });
+    expect(r.peak.length).toBe(1); // the same every iteration: nothing accumulates while a device is open
+    expect(r.fdsAfter).toEqual(r.fdsBefore);
+    expect(r.threadsAfter).toBe(r.threadsBefore);
+  });
+
+  it('devices with acquired VMs and open SMI sources, only dropped, close every fd through their finalizers', () => {
+    const r = childResult<Counts & { peak: number; back: boolean }>(
+      runChild(
+        `
+        ${RENDER}
+        const warm = addon.kfdOpen('/dev/null'); acquireAll(warm); addon.kfdClose(warm);
+        const fdsBefore = h.fds(), mapsBefore = h.maps();
+        let peak = 0;
+        for (let round = 0; round < 4; round++) {
+          (() => {
+            const keep = [];
+            for (let i = 0; i < 100; i++) {
+              const d = addon.kfdOpen('/dev/null');
+              acquireAll(d);
+              keep.push(d, addon.kfdSmiOpen(d, 0x1001, 1n)); // an event fd and its wake-up eventfd
+            }
+            peak = Math.max(peak, h.fds().length - fdsBefore.length);
+          })();
+          await h.gcUntil(() => h.fds().length === fdsBefore.length);
+        }
+        const back = await h.gcUntil(() => h.fds().length === fdsBefore.length);
+        h.report({ fdsBefore, fdsAfter: h.fds(), mapsBefore, mapsAfter: h.maps(), peak, back });
+      `,
+        120_000,
+        { preload: fakeKfdShim() },
+      ),
+    );
+    expect(r.peak).toBeGreaterThanOrEqual(300); // at least the device, the event fd and the wake-up fd each
+    expect(r.back).toBe(true);
     expect(r.fdsAfter).toEqual(r.fdsBefore);
   });
 });

@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadAddon, type NativeAddon } from '../../src/backend/kfd/index.js';
-import { childResult, runChild } from './child.js';
+import { childResult, fakeKfdShim, runChild } from './child.js';
 
 type Kind = 'device' | 'mapping' | 'smi' | 'u32' | 'i32' | 'u64' | 'size' | 'peekLen' | 'nattr' | 'bool?' | 'path' | 'attrs' | 'fd';
 type FunctionKeys = { [K in keyof NativeAddon]: NativeAddon[K] extends (...args: never[]) => unknown ? K : never }[keyof NativeAddon];
@@ -63,6 +63,23 @@ describe('every function × every parameter × every bad value', () => {
         m.cleanup();
         h.report(r);
       `),
+    );
+    expect(r.mismatches).toEqual([]);
+    expect(r.calls).toBeGreaterThan(1000);
+  });
+
+  it('the same matrix with a stand-in KFD answering (success paths marshal their results), never a crash', () => {
+    const r = childResult<{ calls: number; mismatches: string[] }>(
+      runChild(
+        `
+        ${MISUSE}
+        const r = await m.runMatrix(${JSON.stringify(SIGNATURES)});
+        m.cleanup();
+        h.report(r);
+      `,
+        120_000,
+        { preload: fakeKfdShim() },
+      ),
     );
     expect(r.mismatches).toEqual([]);
     expect(r.calls).toBeGreaterThan(1000);
@@ -260,6 +277,45 @@ describe('concurrency', () => {
     expect(r.ready).toBe(18);
     expect(r.exits).toEqual(Array(18).fill(1)); // terminate() resolves with exit code 1
     expect(r.mainStillWorks).toBe('ENOTTY');
+  });
+
+  it('workers acquiring GPU VMs at the same moment, each through its own device (stand-in KFD), do not crash', () => {
+    // Anything the addon keeps per process rather than per device (or per environment) is shared by
+    // every worker thread; calls from several workers at once must not corrupt it. Distinct spellings of
+    // one node keep every call on the path that records a new file.
+    const r = childResult<{ done: number[]; errors: string[] }>(
+      runChild(
+        `
+        const { Worker } = await import('node:worker_threads');
+        const code = \`
+          const { parentPort, workerData } = require('node:worker_threads');
+          const addon = require(workerData.path);
+          const d = addon.kfdOpen('/dev/null');
+          const go = new Int32Array(workerData.go);
+          Atomics.wait(go, 0, 0); // start together
+          let n = 0; const errors = new Set();
+          for (let i = 0; i < 600; i++) {
+            const path = '/' + '/'.repeat(workerData.w * 600 + i) + 'dev/null';
+            try { addon.kfdAcquireVm(d, 0x1001 + (i % 4), path); n++; } catch (e) { errors.add(e.code ?? String(e)); }
+          }
+          addon.kfdClose(d);
+          parentPort.postMessage({ n, errors: [...errors] });
+        \`;
+        const go = new SharedArrayBuffer(4);
+        const ws = Array.from({ length: 4 }, (_, w) =>
+          new Worker(code, { eval: true, execArgv: [], workerData: { path: process.env.KFD_SVM_NATIVE_PATH, w, go } }));
+        const results = ws.map((wk) => new Promise((res, rej) => { wk.once('message', res); wk.once('error', rej); }));
+        await new Promise((r) => setTimeout(r, 200)); // let every worker reach Atomics.wait (no assertion depends on it)
+        Atomics.store(new Int32Array(go), 0, 1); Atomics.notify(new Int32Array(go), 0);
+        const out = await Promise.all(results);
+        h.report({ done: out.map((o) => o.n), errors: [...new Set(out.flatMap((o) => o.errors))] });
+      `,
+        120_000,
+        { preload: fakeKfdShim() },
+      ),
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.done).toEqual([600, 600, 600, 600]);
   });
 
   it('the process exits promptly and cleanly with reads pending, after the sources are closed', () => {
