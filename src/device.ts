@@ -29,6 +29,8 @@ export interface DeviceInit {
   fallbackReason: string | undefined;
   /** Warnings from discovery (e.g. hidden iomem addresses). */
   notes: readonly string[];
+  /** Called once the device is closed. */
+  onClosed?: () => void;
 }
 
 const MAX_U64 = (1n << 64n) - 1n;
@@ -74,6 +76,7 @@ export class Device {
   #pending = 0;
   #ranges = new Set<SvmRange>();
   #streams = new Set<SvmEventStream>();
+  #onClosed: (() => void) | undefined;
 
   /** @internal Use `open()`. */
   constructor(init: DeviceInit) {
@@ -85,6 +88,7 @@ export class Device {
     this.spmRanges = Object.freeze([...init.spmRanges]);
     this.notes = Object.freeze([...init.notes]);
     this.#vmGpuIds = Object.freeze([...init.vmGpuIds]);
+    this.#onClosed = init.onClosed;
     backends.set(this, init.backend);
     // What the ranges of this device may use; kept off the public surface.
     const self = this;
@@ -263,6 +267,7 @@ export class Device {
       rangeMemory(r)?.free();
     }
     this.#impl.close();
+    this.#onClosed?.();
   }
 
   /** `await using device = await open()` closes it at the end of the scope. */

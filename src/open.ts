@@ -40,6 +40,9 @@ export interface OpenOptions {
 const DEFAULT_DEVICE = '/dev/kfd';
 const CHOICES: readonly BackendChoice[] = ['auto', 'kfd', 'sim'];
 
+/** The open kernel Device of this process, if any. */
+let kernelDevice: Device | undefined;
+
 /** Why the kernel cannot be used; `auto` turns it into `fallbackReason`, `kfd` into the thrown error. */
 class KernelUnusable extends Error {
   constructor(readonly error: SvmError) {
@@ -73,6 +76,14 @@ export async function open(options: OpenOptions = {}): Promise<Device> {
   const profile = options.profile ?? (env.KFD_SVM_PROFILE || undefined);
 
   if (choice === 'sim') return simDevice(profile, undefined);
+  // kfd_create_process: every open of /dev/kfd in a process shares ONE kernel process context (its SVM
+  // ranges, XNACK mode, GPU VMs), and a second ACQUIRE_VM with another render-node file is EBUSY
+  // (kfd_ioctl_acquire_vm). So the kernel gets one Device per process at a time.
+  if (kernelDevice && !kernelDevice.closed) {
+    throw new SvmError('EBUSY', 'open: a kfd Device is already open in this process', {
+      hint: 'The kernel keeps one KFD context per process: share the open Device, or close it before opening another.',
+    });
+  }
   try {
     // `auto` wants a kernel it can use: one with a GPU that supports SVM. An explicit 'kfd' opens even a
     // GPU-less KFD (GET works there; every SET is refused), which conformance runs in QEMU need.
@@ -228,7 +239,17 @@ function buildDevice(backend: Backend, fallbackReason: string | undefined, requi
       }
       vmGpuIds.push(gpu.gpuId);
     }
-    return new Device({ backend, ...machine, vmGpuIds, fallbackReason });
+    const device = new Device({
+      backend,
+      ...machine,
+      vmGpuIds,
+      fallbackReason,
+      onClosed: () => {
+        if (kernelDevice === device) kernelDevice = undefined;
+      },
+    });
+    if (backend.kind === 'kfd') kernelDevice = device;
+    return device;
   } catch (e) {
     backend.close();
     if (e instanceof KernelUnusable) throw e;

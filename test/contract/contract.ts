@@ -110,8 +110,12 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
     afterEach(async () => {
       for (const b of bufs.splice(0)) b.free();
       for (const d of extra.splice(0)) await d.close();
+      if (shared.closed) shared = await openDevice();
     });
+    // On the kernel one Device per process at a time (kfd_create_process shares one context): the shared
+    // device is closed while a fresh one is in use, and reopened after the test.
     const fresh = async (): Promise<Device> => {
+      await shared.close();
       const d = await openDevice();
       extra.push(d);
       device = d;
