@@ -86,8 +86,11 @@ export interface SimIntrospection {
   counters(): SimCounters;
   /** The SVM ranges the model holds (the kernel's svm_range list), in address order. */
   ranges(): SimRangeInfo[];
-  /** VRAM pages in use by SVM on a GPU, and the capacity, in bytes. */
-  vram(gpuId: number): { used: bigint; capacity: bigint };
+  /**
+   * A GPU's VRAM as SVM uses it, in bytes: `used` by SVM BOs (each as large as the range it was made for),
+   * `resident` pages actually there, and the `capacity` migrations may fill.
+   */
+  vram(gpuId: number): { used: bigint; resident: bigint; capacity: bigint };
   /** KFD's system memory accounting (kfd_mem_limit): XNACK-off ranges count against the limit. Bytes. */
   systemMemory(): { used: bigint; limit: bigint };
   /** The GPU reads or writes [start, start+size): faults and migrates as the driver does (XNACK rules). */
@@ -227,7 +230,11 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
       })),
     vram(gpuId) {
       const g = gpuOrEinval('vram', gpuId);
-      return { used: BigInt(proc.vramUsedPages(g)) << 12n, capacity: BigInt(g.vramPages) << 12n };
+      return {
+        used: BigInt(proc.mem.usedPages(g)) << 12n,
+        resident: BigInt(proc.mem.residentPages(g)) << 12n,
+        capacity: BigInt(g.vramPages) << 12n,
+      };
     },
     systemMemory() {
       const m = proc.systemMemory();

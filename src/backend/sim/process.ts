@@ -453,8 +453,9 @@ export class KfdProcess {
     if (!g) return Errno.ENODEV;
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
     if (npages(r) > g.vramPages) return Errno.ENOSPC;
-    // svm_range_vram_node_new: the BO allocation makes TTM evict least recently used BOs.
-    const need = l - s + 1 - this.mem.countOn(s, l + 1, g.idx);
+    // svm_range_vram_node_new: a BO for the whole range, unless it has one there; allocating it makes TTM
+    // evict least recently used BOs.
+    const need = this.mem.hasBoOn(r, g) ? 0 : npages(r);
     if (!this.makeRoom(g, need, r)) return Errno.ENOMEM;
     const hadVram = this.actualLoc(r) !== 0;
     this.mem.attachBo(r, g);
@@ -484,7 +485,12 @@ export class KfdProcess {
   /** kfd_migrate.c: svm_migrate_vram_to_ram + svm_migrate_vma_to_ram. Returns 0 or an errno. */
   private vramToRam(r: SvmRange, s: number, l: number, trigger: number): number {
     const actual = this.actualLoc(r);
-    if (actual === 0) return 0; // "already migrated to ram"
+    if (actual === 0) {
+      // "already migrated to ram". A split piece may still hold the BO of its range without a page in it;
+      // the kernel lets go of it on its next migration (vram_pages == 0), which the model does now.
+      this.mem.detachBo(r);
+      return 0;
+    }
     const g = this.gpu(actual)!;
     const { chunks, hole } = this.vmaChunks(s, l);
     for (const c of chunks) {
@@ -518,6 +524,8 @@ export class KfdProcess {
       if (!victim) return false;
       this.counters.evictions++;
       for (const pr of [...victim.ranges]) this.vramToRam(pr, pr.start, pr.last, MigrateTrigger.TTM_EVICTION);
+      // Every range of the BO is in RAM now and has let go of it (svm_range_vram_node_free).
+      for (const pr of [...victim.ranges]) this.mem.detachBo(pr);
     }
     return true;
   }
@@ -633,7 +641,6 @@ export class KfdProcess {
     }
     this.mem.set(startPage, endPage, undefined);
     for (const m of this.gpuMaps) m.assign(startPage, endPage, undefined);
-    for (const r of this.ranges.overlapping(Math.max(0, startPage - 1), endPage)) if (r.bo && this.actualLoc(r) === 0) this.mem.detachBo(r);
   }
 
   // ---------------------------------------------------------------- faults

@@ -9,10 +9,18 @@ import type { SvmAttribute } from '../contract.js';
 import { IntervalMap } from './interval-map.js';
 import type { SimGpu } from './devices.js';
 
-/** An svm_range_bo: VRAM backing shared by the pieces of a range split after it migrated. */
+/**
+ * An svm_range_bo: the VRAM buffer svm_range_vram_node_new allocates for a whole range (prange->npages) the
+ * first time any of its pages moves to a GPU, shared by the pieces of the range when it is split later.
+ * It holds its VRAM until no range refers to it.
+ */
 export interface SvmBo {
   readonly gpu: SimGpu;
   readonly ranges: Set<SvmRange>;
+  /** Its size in pages. */
+  readonly pages: number;
+  /** Still allocated (counted in the GPU's VRAM use). */
+  live: boolean;
 }
 
 export interface SvmRange {

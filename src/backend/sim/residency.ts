@@ -1,7 +1,8 @@
 /**
  * Where pages live and what holds them: runs of pages resident in a GPU's VRAM (every other mapped page is
- * in system memory), the VRAM each GPU has in use, and the SVM BOs (svm_range_bo) in each GPU's TTM LRU.
- * Pure bookkeeping: the migrations that move pages are in process.ts.
+ * in system memory), and the SVM BOs (svm_range_bo) that hold VRAM, in each GPU's TTM LRU. A GPU's VRAM
+ * use is the size of its live BOs, as in the kernel (a BO is as large as the range it was made for, however
+ * few of its pages have moved). Pure bookkeeping: the migrations that move pages are in process.ts.
  */
 import { PAGE_SHIFT } from '../abi.js';
 import type { SimGpu } from './devices.js';
@@ -22,18 +23,27 @@ const SHIFT = BigInt(PAGE_SHIFT);
 export class Residency {
   /** Runs of VRAM pages; the value is the gpuidx. */
   readonly runs = new RunMap<number>();
+  /** Pages of live BOs per GPU. */
   private readonly used: number[];
+  /** Pages resident per GPU. */
+  private readonly resident: number[];
   /** Per GPU: the SVM BOs in its VRAM, least recently used first (a Map keeps insertion order). */
   private readonly lru: Map<SvmBo, true>[];
 
   constructor(private readonly gpus: readonly SimGpu[]) {
     this.used = gpus.map(() => 0);
+    this.resident = gpus.map(() => 0);
     this.lru = gpus.map(() => new Map());
   }
 
-  /** VRAM pages in use on a GPU. */
+  /** VRAM pages allocated to SVM BOs on a GPU. */
   usedPages(g: SimGpu): number {
     return this.used[g.idx] ?? 0;
+  }
+
+  /** Pages that live in a GPU's VRAM (at most usedPages). */
+  residentPages(g: SimGpu): number {
+    return this.resident[g.idx] ?? 0;
   }
 
   freePages(g: SimGpu): number {
@@ -51,11 +61,16 @@ export class Residency {
     return this.runs.count(a, b, (v) => v === idx);
   }
 
-  /** Puts [a, b) in a GPU's VRAM (gpuidx) or in system memory (undefined), keeping the VRAM counts. */
+  /** Puts [a, b) in a GPU's VRAM (gpuidx) or in system memory (undefined). */
   set(a: number, b: number, idx: number | undefined): void {
-    for (const run of this.runs.runs(a, b)) this.used[run.value] = (this.used[run.value] ?? 0) - (run.end - run.start);
-    if (idx !== undefined) this.used[idx] = (this.used[idx] ?? 0) + (b - a);
+    for (const run of this.runs.runs(a, b)) this.resident[run.value] = (this.resident[run.value] ?? 0) - (run.end - run.start);
+    if (idx !== undefined) this.resident[idx] = (this.resident[idx] ?? 0) + (b - a);
     this.runs.assign(a, b, idx);
+  }
+
+  /** True when the range already has a BO on this GPU (no allocation needed to move pages there). */
+  hasBoOn(r: SvmRange, g: SimGpu): boolean {
+    return r.bo !== undefined && r.bo.gpu === g && r.bo.live;
   }
 
   /** svm_range_vram_node_new: the range gets (or reuses) a BO on the GPU, which TTM moves to the LRU tail. */
@@ -67,8 +82,10 @@ export class Residency {
       return;
     }
     if (r.bo) this.detachBo(r);
-    const bo: SvmBo = { gpu: g, ranges: new Set([r]) };
+    const pages = r.last - r.start + 1;
+    const bo: SvmBo = { gpu: g, ranges: new Set([r]), pages, live: true };
     r.bo = bo;
+    this.used[g.idx] = (this.used[g.idx] ?? 0) + pages;
     lru.set(bo, true);
   }
 
@@ -81,9 +98,12 @@ export class Residency {
     this.dropBoIfIdle(bo);
   }
 
-  /** A BO no range refers to any more leaves the LRU (its last reference is gone). */
+  /** A BO no range refers to any more is freed (svm_range_bo_release on the last reference). */
   dropBoIfIdle(bo: SvmBo | undefined): void {
-    if (bo && bo.ranges.size === 0) this.lru[bo.gpu.idx]!.delete(bo);
+    if (!bo || bo.ranges.size !== 0 || !bo.live) return;
+    bo.live = false;
+    this.lru[bo.gpu.idx]!.delete(bo);
+    this.used[bo.gpu.idx] = (this.used[bo.gpu.idx] ?? 0) - bo.pages;
   }
 
   /** The least recently used BO of a GPU other than `except`, taken off the LRU (TTM picks it to evict). */

@@ -176,7 +176,20 @@ describe('VRAM capacity and eviction', () => {
     const m = b.alloc(8 * 1024 * 1024);
     await b.svmSetAttr(m.address, 8n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
     expect(b.availableMemory(A)).toBe(56n * MiB);
-    expect(b.vram(A)).toEqual({ used: 8n * MiB, capacity: 56n * MiB });
+    expect(b.vram(A)).toEqual({ used: 8n * MiB, resident: 8n * MiB, capacity: 56n * MiB });
+  });
+
+  it('a BO is as large as its range (svm_range_vram_node_new) and is freed when the range has no VRAM page left', async () => {
+    // 1 GiB of VRAM: max_svm_range_pages = 8192, so an 8 MiB registration is one range.
+    const p = machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 1024 * 1024 * 1024 })], { xnackDefault: true });
+    const b = simWithVms(p);
+    const m = b.alloc(8 * 1024 * 1024, { align2M: true });
+    await b.svmSetAttr(m.address, 8n * MiB, [{ type: T.GRANULARITY, value: 9 }]);
+    expect(b.ranges()).toHaveLength(1);
+    await b.gpuAccess(A, m.address, PAGE, 'read'); // one 2 MiB granule moves
+    expect(b.vram(A)).toMatchObject({ used: 8n * MiB, resident: 2n * MiB });
+    await b.cpuAccess(m.address, PAGE, 'read'); // and comes back: the range has no VRAM page, the BO goes
+    expect(b.vram(A)).toMatchObject({ used: 0n, resident: 0n });
   });
 
   it('when VRAM is full TTM evicts the least recently used ranges to RAM (TTM_EVICTION)', async () => {
