@@ -40,6 +40,8 @@ export interface BenchResults {
     cpu: string;
     cpus: number;
     exposeGc: boolean;
+    /** 1-minute load average at the start and at the end of the run: above the CPU count, figures are noisy. */
+    loadAverage: { start: number; end: number };
   };
   sections: SectionResult[];
 }

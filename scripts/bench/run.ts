@@ -10,7 +10,7 @@
  * Exit code 1 when a section failed to run (its error is in the results); targets never fail the run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -78,6 +78,7 @@ async function runSection(id: SectionId, o: RunOptions): Promise<SectionResult> 
 export async function runBench(o: RunOptions): Promise<{ results: BenchResults; failed: string[] }> {
   const sections: SectionResult[] = [];
   const failed: string[] = [];
+  const loadStart = loadavg()[0] ?? 0;
   for (const id of o.only) {
     o.log(`bench: ${id}…`);
     const t0 = Date.now();
@@ -104,6 +105,7 @@ export async function runBench(o: RunOptions): Promise<{ results: BenchResults; 
       cpu: cpu[0]?.model.trim() ?? 'unknown',
       cpus: cpu.length,
       exposeGc: typeof globalThis.gc === 'function',
+      loadAverage: { start: loadStart, end: loadavg()[0] ?? 0 },
     },
     sections,
   };
