@@ -167,6 +167,16 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
         for (const r of device.spmRanges) if (r.gpu) expect(device.gpus).toContain(r.gpu);
       });
 
+      it('closes and opens again in the same process, with the same machine', async (ctx) => {
+        const before = device.gpus.map((g) => g.gpuId);
+        await fresh();
+        expect(device.gpus.map((g) => g.gpuId)).toEqual(before);
+        if (svmGpus().length === 0) ctx.skip('no GPU to allocate on');
+        const buf = await alloc(PAGE_SIZE);
+        await buf.set({ granularity: 3 });
+        expect(buf.get().granularity).toBe(3);
+      });
+
       it('answers the XNACK mode, and setting the current mode again is a no-op', () => {
         const x = device.xnack;
         expect(typeof x).toBe('boolean');

@@ -50,6 +50,19 @@ describe.runIf(available)(`kfd backend (${devicePath})`, () => {
     });
   } else {
     defineContract('kfd', () => open({ backend: 'kfd', devicePath }));
+
+    it('one kfd Device per process at a time: a second open is EBUSY, and open works again after close', async () => {
+      const first = await open({ backend: 'kfd', devicePath });
+      const second = await open({ backend: 'kfd', devicePath }).catch((e: unknown) => e);
+      expect(second).toBeInstanceOf(SvmError);
+      expect((second as SvmError).code).toBe('EBUSY');
+      await first.close();
+      // The kernel keeps this process's KFD context (and the DRM file of each GPU VM) until exit; a new
+      // Device must acquire the VMs again without EBUSY (the addon reuses the render-node files).
+      const again = await open({ backend: 'kfd', devicePath });
+      expect(again.vmGpuIds).toEqual(first.vmGpuIds);
+      await again.close();
+    });
   }
 });
 
