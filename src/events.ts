@@ -128,8 +128,10 @@ export class SvmEventStream implements AsyncIterableIterator<SvmEvent> {
     this.#detach();
     if (this.#error && !this.#closed) {
       const err = this.#error;
-      for (const r of this.#rejecters.splice(0)) r(err);
+      const rejecters = this.#rejecters.splice(0);
       this.#waiters.length = 0;
+      if (rejecters.length > 0) this.#error = undefined; // delivered once; later next() calls are done
+      for (const r of rejecters) r(err);
       return;
     }
     for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
