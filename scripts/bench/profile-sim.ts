@@ -4,8 +4,8 @@
  * .cpuprofile / .heapprofile into bench/out/profiles/ (open them in Chrome DevTools) and prints the functions
  * with the most self time and the sites that allocate the most.
  *
- *   npm run build && npx tsc -p scripts/bench/tsconfig.json
- *   node bench/out/js/scripts/bench/profile-sim.js --op set --ranges 100000 [--size 4096] [--calls 30000]
+ *   npm run build && node scripts/bench/build.mjs
+ *   node bench/out/js/profile-sim.js --op set --ranges 100000 [--size 4096] [--calls 30000] [--step 1]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -67,6 +67,8 @@ async function main(): Promise<void> {
       size: { type: 'string', default: '4096' },
       calls: { type: 'string', default: '30000' },
       top: { type: 'string', default: '20' },
+      // Distance between consecutive ranges visited (default: 7919, coprime to the count, when there are more).
+      step: { type: 'string' },
     },
   });
   const op = values.op ?? 'set';
@@ -92,7 +94,8 @@ async function main(): Promise<void> {
   const starts = Array.from({ length: count }, (_, i) => mem.address + BigInt(i * stride));
   const len = BigInt(size);
   for (const s of starts) await b.svmSetAttr(s, len, [{ type: SvmAttrType.SET_FLAGS, value: SvmFlag.HOST_ACCESS }]);
-  const step = count > 7919 ? 7919 : 1;
+  const step = values.step !== undefined ? Number(values.step) : count > 7919 ? 7919 : 1;
+  if (!Number.isInteger(step) || step < 1) throw new Error('--step must be a positive integer');
   const type = op === 'set' ? SvmAttrType.PREFERRED_LOC : SvmAttrType.PREFETCH_LOC;
   // The cursor carries over from the warm-up to the profiled run, so no call repeats a range's current value.
   let i = 0;
