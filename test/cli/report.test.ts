@@ -83,6 +83,12 @@ describe.concurrent('kfd-svm report <dir>', () => {
     expect(r.stdout).toMatch(/│ prefetch-roundtrip +│ 100% /);
     expect(r.stdout).toMatch(/nid00023 gpu 4101: 9\.00 GB\/s \(-75%\)/);
     expect(r.stdout).toContain('Input problems');
+    // 61 quiet passing nodes: 32 listed, the rest counted; the node with an outlier is always listed.
+    expect(nodeLines).toHaveLength(4 + 1 + 32);
+    expect(nodeLines.some((l) => /nid00023/.test(l))).toBe(true);
+    expect(r.stdout).toMatch(/^… and 29 more passing nodes \(nid000\d\d, .*\); --all lists them$/m);
+    const all = await runCli(['report', dir, '--all']);
+    expect(all.stdout.split('\n').filter((l) => /^│ nid\d+/.test(l))).toHaveLength(66);
   });
 
   it('a clean job: exit 0, pass rates 100%, and failing checks counted per node', async () => {

@@ -17,6 +17,7 @@ const MAX_REPORT_BYTES = 16 * 1024 * 1024;
 
 interface ReportOptions {
   json?: boolean;
+  all?: boolean;
   summary?: string;
   expect?: number;
   k: number;
@@ -65,6 +66,7 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     .argument('<dir>', 'directory holding smoke-<host>.json / bench-<host>.json files')
     .option('--json', 'print the merged summary as JSON instead of tables')
     .option('--summary <file>', 'also write the JSON summary to <file>')
+    .option('--all', 'list every passing node (by default a big cluster shows 32 and counts the rest)')
     .option('--expect <n>', 'number of nodes that should have reported (default: from the Slurm info in the reports)', parsePositiveInt)
     .option('--k <k>', 'outlier threshold in MAD-scaled standard deviations', parsePositiveNumber, DEFAULT_OUTLIER_RULE.k)
     .option(
@@ -84,7 +86,7 @@ export function registerReport(program: Command, ctx: CommandContext): void {
       const json = `${JSON.stringify(summary, null, 2)}\n`;
       if (opts.summary) writeFileSync(opts.summary, json);
       if (opts.json) ctx.io.stdout.write(json);
-      else line(ctx.io.stdout, renderReport(summary));
+      else line(ctx.io.stdout, renderReport(summary, { allNodes: opts.all === true }));
       ctx.setExit(summary.ok ? EXIT_OK : EXIT_FAIL);
     });
 }

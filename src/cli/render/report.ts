@@ -12,8 +12,11 @@ function list(items: readonly string[], max = 4): string {
   return `${items.slice(0, max).join(', ')} (+${items.length - max} more)`;
 }
 
+/** Past this many passing nodes the table lists the others in one line (all of them with `--all`). */
+export const PASSING_ROWS_SHOWN = 32;
+
 /** The merged report as text: a headline, the nodes (failing first), checks, bandwidth, problems. */
-export function renderReport(s: ReportSummary): string {
+export function renderReport(s: ReportSummary, opts: { allNodes?: boolean } = {}): string {
   const out: string[] = [];
   const n = s.nodes;
   const parts = [`${n.pass} pass`];
@@ -26,11 +29,15 @@ export function renderReport(s: ReportSummary): string {
   out.push('');
 
   if (s.nodeRows.length > 0) {
+    // Every node that needs a look is listed; passing nodes without outliers are cut short on big clusters.
+    const quiet = s.nodeRows.filter((r) => r.status === 'pass' && r.outliers === 0);
+    const hidden = opts.allNodes || quiet.length <= PASSING_ROWS_SHOWN ? [] : quiet.slice(PASSING_ROWS_SHOWN);
+    const shown = s.nodeRows.filter((r) => !hidden.includes(r));
     out.push('Nodes (failing first)');
     out.push(
       renderTable(
         ['host', 'status', 'backend', 'GPUs', 'pass', 'fail', 'skip', 'failed checks / reason', 'bw outliers'],
-        s.nodeRows.map((r) => [
+        shown.map((r) => [
           r.host,
           STATUS_LABEL[r.status],
           r.backend ?? '-',
@@ -43,6 +50,9 @@ export function renderReport(s: ReportSummary): string {
         ]),
       ),
     );
+    if (hidden.length > 0) {
+      out.push(`… and ${hidden.length} more passing node${hidden.length === 1 ? '' : 's'} (${list(hidden.map((r) => r.host), 3)}); --all lists them`);
+    }
     const unnamed = n.missing - s.nodeRows.filter((r) => r.status === 'missing').length;
     if (unnamed > 0) out.push(`${unnamed} more node${unnamed === 1 ? '' : 's'} expected but no report found (names unknown)`);
     out.push('');
