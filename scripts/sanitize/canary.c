@@ -1,11 +1,13 @@
 /*
  * The sanitizer run's self-check: a tiny Node-API module built with the same -fsanitize flags as the addon,
- * with one deliberate use after free (`overflow()`) and one deliberate signed overflow (`ubOverflow(n)`).
- * run.sh calls each in a child node process first and requires a report from each; if either goes
- * unreported (runtime not preloaded, options lost, log_path not written), every later "no report" would
+ * with one deliberate use after free (`overflow()`), one deliberate signed overflow (`ubOverflow(n)`) and,
+ * in its ThreadSanitizer build (-DCANARY_TSAN), one deliberate data race (`race()`). run.sh calls each in a
+ * child node process first and requires a report from each; if one goes unreported (runtime not
+ * preloaded, options lost, log_path not written, the report filter blind), every later "no report" would
  * prove nothing, so the run fails.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <node_api.h>
 #include <stdlib.h>
 
@@ -32,11 +34,32 @@ static napi_value UbOverflow(napi_env env, napi_callback_info info) {
   return r;
 }
 
+static int shared_counter;
+static void *Bump(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 100000; i++) shared_counter++; /* unsynchronised: a data race with the other thread */
+  return NULL;
+}
+
+static napi_value Race(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_t a, b;
+  pthread_create(&a, NULL, Bump, NULL);
+  pthread_create(&b, NULL, Bump, NULL);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  napi_value r;
+  napi_create_int32(env, shared_counter, &r);
+  return r;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value f;
   napi_create_function(env, "overflow", NAPI_AUTO_LENGTH, Overflow, NULL, &f);
   napi_set_named_property(env, exports, "overflow", f);
   napi_create_function(env, "ubOverflow", NAPI_AUTO_LENGTH, UbOverflow, NULL, &f);
   napi_set_named_property(env, exports, "ubOverflow", f);
+  napi_create_function(env, "race", NAPI_AUTO_LENGTH, Race, NULL, &f);
+  napi_set_named_property(env, exports, "race", f);
   return exports;
 }
