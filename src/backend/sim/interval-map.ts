@@ -149,8 +149,22 @@ export class IntervalMap<V> {
    * map (interval_tree_iter_first/next with a saved `next`).
    */
   overlapping(a: number, b: number): Interval<V>[] {
+    // One descent finds both the interval with the greatest start <= a and the first one after a.
+    let t = this.root;
+    let floor: Node<V> | undefined;
+    let next: Node<V> | undefined;
+    while (t) {
+      if (t.start <= a) {
+        floor = t;
+        t = t.right;
+      } else {
+        next = t;
+        t = t.left;
+      }
+    }
     const out: Interval<V>[] = [];
-    let cur = this.first(a, b);
+    if (floor && floor.end > a) out.push(floor);
+    let cur: Interval<V> | undefined = next;
     while (cur && cur.start < b) {
       out.push(cur);
       cur = this.after(cur.start);

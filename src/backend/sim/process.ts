@@ -70,6 +70,33 @@ const PAGE_MASK = BigInt(PAGE_SIZE - 1);
 const U64_MAX = (1n << 64n) - 1n;
 const pow2 = (n: number): number => 2 ** n;
 
+/** An SVM ioctl's span in pages, with check_add_overflow's verdict on start + size in bytes. */
+interface PageSpan {
+  start: number;
+  pages: number;
+  overflow: boolean;
+}
+
+const TWO53 = 2n ** 53n;
+
+/**
+ * kfd_ioctl_svm's checks (alignment, then zero start or size → EINVAL) and svm_ioctl's shift to pages.
+ * Byte values below 2^53 take a path without BigInt arithmetic (this runs on every SVM call).
+ */
+function toPageSpan(start: bigint, size: bigint): PageSpan {
+  if (start < TWO53 && size < TWO53) {
+    const s = Number(start);
+    const n = Number(size);
+    if (s % PAGE_SIZE !== 0 || n % PAGE_SIZE !== 0) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    if (s === 0 || n === 0) throw new ModelError(Errno.EINVAL, 'start or size is 0');
+    return { start: s / PAGE_SIZE, pages: n / PAGE_SIZE, overflow: false };
+  }
+  if ((start & PAGE_MASK) !== 0n || (size & PAGE_MASK) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+  if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
+  const overflow = start + size > U64_MAX;
+  return { start: Number(start >> SHIFT), pages: Number(size >> SHIFT), overflow };
+}
+
 /** kfd_migrate.c: svm_migrate_to_ram / svm_range_restore_pages: the granule around `page`, clipped to the range. */
 function granule(page: number, r: SvmRange): { s: number; l: number } {
   const g = r.granularity;
@@ -158,8 +185,13 @@ export class KfdProcess {
     this.clockNs += link.latencyNs + ((pages * PAGE_SIZE) / link.bandwidthBytesPerSecond) * 1e9;
   }
 
+  /** True when some SMI client listens on the GPU; callers skip building event text otherwise. */
+  private heard(g: SimGpu): boolean {
+    return this.smi.listening(g.gpuId);
+  }
+
   private emit(g: SimGpu, event: number, body: (ns: bigint) => string): void {
-    if (this.smi.listening(g.gpuId)) this.smi.emit(g.gpuId, this.opts.pid, event, body(this.clock));
+    this.smi.emit(g.gpuId, this.opts.pid, event, body(this.clock));
   }
 
   /** System memory KFD accounts (system_mem_used) and its limit, in bytes. */
@@ -253,11 +285,11 @@ export class KfdProcess {
    * VM_IO | VM_PFNMAP | VM_MIXEDMAP. (svm_range_check_vm, which refuses spans holding KFD-allocated BOs with
    * EADDRINUSE, has nothing to find: the model has no ALLOC_MEMORY_OF_GPU.)
    */
-  private isValid(start: bigint, size: bigint): void {
-    if (size === 0n) throw new ModelError(Errno.EINVAL, 'size 0');
-    if ((start << SHIFT) + (size << SHIFT) > U64_MAX) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
-    const a = Number(start);
-    const b = Number(start + size);
+  private isValid(span: PageSpan): void {
+    if (span.pages === 0) throw new ModelError(Errno.EINVAL, 'size 0');
+    if (span.overflow) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
+    const a = span.start;
+    const b = span.start + span.pages;
     // The common case: one anonymous VMA holds the whole span.
     const first = this.space.vmas.runAt(a);
     if (first && first.end >= b && first.value === 'anon') return;
@@ -269,30 +301,27 @@ export class KfdProcess {
 
   /** kfd_chardev.c: kfd_ioctl_svm, then kfd_svm.c: svm_ioctl. Addresses in bytes. */
   svm(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
-    if ((start & PAGE_MASK) !== 0n || (size & PAGE_MASK) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
-    if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
-    const s = start >> SHIFT;
-    const n = size >> SHIFT;
+    const span = toPageSpan(start, size);
     switch (op) {
       case 0:
-        this.setAttr(s, n, attrs);
+        this.setAttr(span, attrs);
         return attrs;
       case 1:
-        return this.getAttr(s, n, attrs);
+        return this.getAttr(span, attrs);
       default:
         throw new ModelError(Errno.EINVAL, `unknown op ${op}`);
     }
   }
 
   /** kfd_svm.c: svm_range_set_attr. */
-  private setAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): void {
+  private setAttr(span: PageSpan, attrs: readonly SvmAttribute[]): void {
     this.checkAttr(attrs);
     // `if (!process_info) return -EINVAL;`: kgd_process_info exists once a GPU VM was acquired.
     if (this.vms.size === 0) throw new ModelError(Errno.EINVAL, 'no GPU VM acquired (kgd_process_info is NULL)');
-    this.isValid(start, size);
+    this.isValid(span);
 
     const accessAll = this.xnack ? this.supported : 0;
-    const plan = planAdd(this.ranges, Number(start), Number(size), attrs, accessAll, this.idxOf);
+    const plan = planAdd(this.ranges, span.start, span.pages, attrs, accessAll, this.idxOf);
     // svm_range_new(..., update_mem_usage = true): with XNACK off new ranges are reserved against the
     // system memory limit ("SVM mapping failed, exceeds resident system memory limit").
     const newBytes = plan.newPages * PAGE_SIZE;
@@ -332,8 +361,8 @@ export class KfdProcess {
   }
 
   /** kfd_svm.c: svm_range_get_attr. */
-  private getAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] {
-    this.isValid(start, size);
+  private getAttr(span: PageSpan, attrs: readonly SvmAttribute[]): SvmAttribute[] {
+    this.isValid(span);
     const wanted = { preferred: false, prefetch: false, access: false, flags: false, granularity: false };
     for (const a of attrs) {
       switch (a.type) {
@@ -358,9 +387,8 @@ export class KfdProcess {
           throw new ModelError(Errno.EINVAL, `get invalid attr type 0x${a.type.toString(16)}`);
       }
     }
-    const s = Number(start);
     const ans = aggregate(
-      this.ranges.overlapping(s, s + Number(size) - 1),
+      this.ranges.overlapping(span.start, span.start + span.pages - 1),
       wanted,
       this.supported,
       this.xnack,
@@ -462,7 +490,7 @@ export class KfdProcess {
     let moved = 0;
     for (const c of this.vmaChunks(s, l).chunks) {
       const n = c.l - c.s + 1;
-      this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
+      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
         smiFormat.migrateStart(ns, this.opts.pid, c.s, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
       // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
       this.invalidate(r, c.s, c.l);
@@ -475,7 +503,7 @@ export class KfdProcess {
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
-      this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, 0, g.gpuId, trigger));
+      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, 0, g.gpuId, trigger));
       moved += cpages;
     }
     if (moved === 0 && !hadVram) this.mem.detachBo(r);
@@ -495,7 +523,7 @@ export class KfdProcess {
     const { chunks, hole } = this.vmaChunks(s, l);
     for (const c of chunks) {
       const n = c.l - c.s + 1;
-      this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
+      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
         smiFormat.migrateStart(ns, this.opts.pid, c.s, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
       this.invalidate(r, c.s, c.l);
       // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner.
@@ -507,7 +535,7 @@ export class KfdProcess {
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
-      this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, g.gpuId, 0, trigger));
+      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, g.gpuId, 0, trigger));
     }
     if (this.actualLoc(r) === 0) this.mem.detachBo(r);
     return hole ? Errno.EFAULT : 0;
@@ -546,7 +574,7 @@ export class KfdProcess {
       this.counters.queueEvictions++;
       // kgd2kfd_quiesce_mm → kfd_process_evict_queues: one event per device of the process.
       for (const g of this.gpus) {
-        this.emit(g, SmiEvent.QUEUE_EVICTION, (ns) => smiFormat.queueEviction(ns, this.opts.pid, g.gpuId, QueueEvictionTrigger.SVM));
+        if (this.heard(g)) this.emit(g, SmiEvent.QUEUE_EVICTION, (ns) => smiFormat.queueEviction(ns, this.opts.pid, g.gpuId, QueueEvictionTrigger.SVM));
       }
     } else {
       this.unmapFromGpus(r, s, l, UnmapTrigger.MMU_NOTIFY_MIGRATE);
@@ -563,7 +591,7 @@ export class KfdProcess {
       this.quiesced = false;
       // kgd2kfd_resume_mm → kfd_process_restore_queues.
       for (const g of this.gpus) {
-        this.emit(g, SmiEvent.QUEUE_RESTORE, (ns) => smiFormat.queueRestore(ns, this.opts.pid, g.gpuId, false));
+        if (this.heard(g)) this.emit(g, SmiEvent.QUEUE_RESTORE, (ns) => smiFormat.queueRestore(ns, this.opts.pid, g.gpuId, false));
       }
     }
   }
@@ -574,7 +602,7 @@ export class KfdProcess {
     if (s === r.start && l === r.last) r.mappedToGpu = false;
     for (const idx of bits(r.access | r.aip)) {
       const g = this.gpus[idx]!;
-      this.emit(g, SmiEvent.UNMAP_FROM_GPU, (ns) => smiFormat.unmapFromGpu(ns, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
+      if (this.heard(g)) this.emit(g, SmiEvent.UNMAP_FROM_GPU, (ns) => smiFormat.unmapFromGpu(ns, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
       this.gpuMaps[idx]!.assign(s, l + 1, undefined);
     }
   }
@@ -694,7 +722,7 @@ export class KfdProcess {
     const best = this.bestRestoreLocation(r, g);
     if (best === -1) return Errno.EACCES;
     const t = this.clock;
-    this.emit(g, SmiEvent.PAGE_FAULT_START, () => smiFormat.pageFaultStart(t, this.opts.pid, page, g.gpuId, write));
+    if (this.heard(g)) this.emit(g, SmiEvent.PAGE_FAULT_START, () => smiFormat.pageFaultStart(t, this.opts.pid, page, g.gpuId, write));
     this.counters.faults.gpu++;
     const { s, l } = granule(page, r);
     let migration = false;
@@ -710,14 +738,14 @@ export class KfdProcess {
       if (e) return e;
     }
     this.validateAndMap(r, s, l, g.idx);
-    this.emit(g, SmiEvent.PAGE_FAULT_END, (ns) => smiFormat.pageFaultEnd(ns, this.opts.pid, page, g.gpuId, migration));
+    if (this.heard(g)) this.emit(g, SmiEvent.PAGE_FAULT_END, (ns) => smiFormat.pageFaultEnd(ns, this.opts.pid, page, g.gpuId, migration));
     return 0;
   }
 
   /** A no-retry GPU fault: kfd_smi_event_update_vmfault ("%x:%s", pid and task name). */
   private vmFault(g: SimGpu): void {
     this.counters.faults.vm++;
-    this.emit(g, SmiEvent.VMFAULT, () => smiFormat.vmFault(this.opts.pid, this.opts.taskName));
+    if (this.heard(g)) this.emit(g, SmiEvent.VMFAULT, () => smiFormat.vmFault(this.opts.pid, this.opts.taskName));
   }
 
   /**
