@@ -172,6 +172,12 @@ export class IntervalMap<V> {
     return out;
   }
 
+  /** The height of the tree (tests check it stays logarithmic). */
+  depth(): number {
+    const h = (t: Node<V> | undefined): number => (t ? 1 + Math.max(h(t.left), h(t.right)) : 0);
+    return h(this.root);
+  }
+
   /** Every interval in order (for snapshots and tests). */
   all(): Interval<V>[] {
     const out: Interval<V>[] = [];

@@ -57,9 +57,14 @@ describe('IntervalMap', () => {
     );
   });
 
-  it('stays shallow: 100k sorted inserts do not overflow the stack (a treap, not a list)', () => {
+  it('stays balanced: after 100k sorted inserts and half deleted the height is O(log n), not O(n)', () => {
     const m = new IntervalMap<number>();
-    for (let i = 0; i < 100_000; i++) m.insert(i * 2, i * 2 + 1, i);
+    const n = 100_000;
+    for (let i = 0; i < n; i++) m.insert(i * 2, i * 2 + 1, i);
+    expect(m.depth()).toBeLessThan(4 * Math.log2(n));
+    for (let i = 0; i < n; i += 2) m.delete(i * 2);
+    expect(m.size).toBe(n / 2);
+    expect(m.depth()).toBeLessThan(4 * Math.log2(n));
     expect(m.at(199_998)?.value).toBe(99_999);
     expect(m.first(1, 4)?.value).toBe(1);
   });
