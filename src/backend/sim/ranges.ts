@@ -206,6 +206,7 @@ export interface AddPlan {
 }
 
 const HUGE = 512;
+const NONE: SvmRange[] = [];
 const alignDown = (v: number, a: number): number => v - (v % a);
 const alignUp = (v: number, a: number): number => alignDown(v + a - 1, a);
 
@@ -224,6 +225,13 @@ export function planAdd(
   gpuIdx: (gpuId: number) => number,
 ): AddPlan {
   const last = start + size - 1;
+  const hit = list.overlapping(start, last);
+  // The common case, one range exactly covering the span: updated in place (or left alone).
+  if (hit.length === 1 && hit[0]!.start === start && hit[0]!.last === last) {
+    const node = hit[0]!;
+    const update = isSameAttrs(node, attrs, gpuIdx) && node.mappedToGpu ? NONE : [node];
+    return { update, insert: NONE, remove: NONE, remap: NONE, newPages: 0 };
+  }
   // Kept in insertion order; reversed at the end to give list_add's head-first order.
   const updateOrder: SvmRange[] = [];
   const insert: SvmRange[] = [];
@@ -243,7 +251,7 @@ export function planAdd(
   };
 
   let cur = start;
-  for (const node of list.overlapping(start, last)) {
+  for (const node of hit) {
     const nextStart = Math.min(node.last, last) + 1;
     if (isSameAttrs(node, attrs, gpuIdx) && node.mappedToGpu) {
       // nothing to do
