@@ -59,8 +59,9 @@ describe('alloc / free', () => {
       ['device-coherent', 8n * BigInt(GiB)],
       ['system', 56n * BigInt(GiB)],
     ]);
-    // A few hundred KiB of model state, never a byte per page (16M pages here).
-    expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(4 * 1024 * 1024);
+    // A few hundred KiB of model state; anything kept per page would be hundreds of MiB for 16M pages.
+    // (The bound is loose because heapUsed also counts garbage not yet collected.)
+    expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(32 * 1024 * 1024);
   });
 
   it('maxBackedBytes sets the limit', () => {
