@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <vector>
 
 #include "args.h"
@@ -24,9 +25,11 @@ KfdDevice::~KfdDevice() {
 // space goes away, not until /dev/kfd is closed (kfd_process.c: kfd_create_process finds the process a
 // prior open created; the mmu notifier holds a reference until exit). A later device of the same process
 // must pass the same DRM file to ACQUIRE_VM, or the kernel answers EBUSY (kfd_ioctl_acquire_vm). A forked
-// child has its own KFD process and must not use the parent's files, hence the pid. JS thread only.
+// child has its own KFD process and must not use the parent's files, hence the pid. Shared by every
+// JS thread (worker_threads each load the addon, but statics are per process): g_render_mu guards both.
 static std::map<std::string, int> g_render;
 static pid_t g_render_pid = 0;
+static std::mutex g_render_mu;
 
 int KfdIoctl(int fd, unsigned long request, void* arg) {
   int again = 0;
@@ -138,6 +141,9 @@ static Napi::Value AcquireVm(const Napi::CallbackInfo& info) {
   auto dev = DeviceArg(info, 0, req);
   uint32_t gpuId = ArgU32(info, 1, "gpuId");
   std::string path = ArgPath(info, 2, "renderPath");
+  // Held through open, ACQUIRE_VM and insert: two threads acquiring through one node must pass the same
+  // DRM file (a second file for the same GPU is EBUSY), so the second waits for the first's entry.
+  std::lock_guard<std::mutex> lock(g_render_mu);
   if (g_render_pid != ::getpid()) {
     g_render.clear();  // inherited across fork: the parent's files, not ours to pass (nor to close)
     g_render_pid = ::getpid();
