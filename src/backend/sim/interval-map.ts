@@ -149,25 +149,27 @@ export class IntervalMap<V> {
    * map (interval_tree_iter_first/next with a saved `next`).
    */
   overlapping(a: number, b: number): Interval<V>[] {
-    // One descent finds both the interval with the greatest start <= a and the first one after a.
-    let t = this.root;
+    // One descent to a, remembering the nodes where it turned left: their top is the first interval after
+    // a, and the stack walks the rest in order, so k intervals cost O(log n + k), not k descents.
+    const stack: Node<V>[] = [];
     let floor: Node<V> | undefined;
-    let next: Node<V> | undefined;
+    let t = this.root;
     while (t) {
       if (t.start <= a) {
         floor = t;
         t = t.right;
       } else {
-        next = t;
+        stack.push(t);
         t = t.left;
       }
     }
     const out: Interval<V>[] = [];
     if (floor && floor.end > a) out.push(floor);
-    let cur: Interval<V> | undefined = next;
-    while (cur && cur.start < b) {
-      out.push(cur);
-      cur = this.after(cur.start);
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      if (x.start >= b) break;
+      out.push(x);
+      for (let c = x.right; c; c = c.left) stack.push(c);
     }
     return out;
   }
@@ -221,10 +223,11 @@ export class RunMap<V> {
 
   /** The first run in [a, b) whose value satisfies `pred`, clipped to [a, b). */
   find(a: number, b: number, pred: (v: V) => boolean): Interval<V> | undefined {
-    let cur = this.map.first(a, b);
-    while (cur && cur.start < b) {
+    const first = this.map.first(a, b);
+    if (!first) return undefined;
+    if (pred(first.value)) return { start: Math.max(first.start, a), end: Math.min(first.end, b), value: first.value };
+    for (const cur of this.map.overlapping(a, b)) {
       if (pred(cur.value)) return { start: Math.max(cur.start, a), end: Math.min(cur.end, b), value: cur.value };
-      cur = this.map.after(cur.start);
     }
     return undefined;
   }
