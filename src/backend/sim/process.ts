@@ -106,8 +106,15 @@ function granule(page: number, r: SvmRange): { s: number; l: number } {
   return { s: Math.max(down, r.start), l: Math.min(down + size - 1, r.last) };
 }
 
-function* bits(mask: number): Generator<number> {
-  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) yield i;
+/** The gpuidx of each bit set in a bitmap (for_each_set_bit), without allocating. */
+function forEachBit(mask: number, fn: (idx: number) => void): void {
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) fn(i);
+}
+
+/** True when some bit of the bitmap satisfies `pred`. */
+function someBit(mask: number, pred: (idx: number) => boolean): boolean {
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1 && pred(i)) return true;
+  return false;
 }
 
 export class KfdProcess {
@@ -449,12 +456,12 @@ export class KfdProcess {
     // An APU has no VRAM to prefetch to: the pages stay in system memory.
     if (node.isApu) return 0;
     const mask = this.xnack ? r.aip : r.access | r.aip;
-    for (const idx of bits(mask)) {
+    // Another GPU that must reach the pages and is outside the target's XGMI hive: keep them in RAM.
+    const outsider = someBit(mask, (idx) => {
       const other = this.gpus[idx];
-      if (!other || other === node) continue;
-      if (!sameHive(other, node)) return 0;
-    }
-    return best;
+      return other !== undefined && other !== node && !sameHive(other, node);
+    });
+    return outsider ? 0 : best;
   }
 
   /** kfd_svm.c: svm_range_trigger_migration. A failed migration to VRAM is not reported (returns 0). */
@@ -600,11 +607,11 @@ export class KfdProcess {
   private unmapFromGpus(r: SvmRange, s: number, l: number, trigger: number): void {
     if (!r.mappedToGpu) return;
     if (s === r.start && l === r.last) r.mappedToGpu = false;
-    for (const idx of bits(r.access | r.aip)) {
+    forEachBit(r.access | r.aip, (idx) => {
       const g = this.gpus[idx]!;
       if (this.heard(g)) this.emit(g, SmiEvent.UNMAP_FROM_GPU, (ns) => smiFormat.unmapFromGpu(ns, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
       this.gpuMaps[idx]!.assign(s, l + 1, undefined);
-    }
+    });
   }
 
   /**
@@ -626,16 +633,16 @@ export class KfdProcess {
       if (mask === 0 && (r.mappedToGpu || r.flags & SvmFlag.GPU_ALWAYS_MAPPED)) mask = r.access;
     } else mask = r.access | r.aip;
     if (mask === 0) return 0;
-    for (const idx of bits(mask)) if (!this.vms.has(idx)) return Errno.EINVAL;
+    if (someBit(mask, (idx) => !this.vms.has(idx))) return Errno.EINVAL;
     // svm_range_map_to_gpus: a GPU outside the XGMI hive of the BO's GPU cannot map its VRAM.
     const boGpu = actual ? this.gpu(actual) : undefined;
     const { chunks, hole } = this.vmaChunks(s, l);
     for (const c of chunks) {
-      for (const idx of bits(mask)) {
+      forEachBit(mask, (idx) => {
         const g = this.gpus[idx]!;
-        if (boGpu && g !== boGpu && !sameHive(g, boGpu)) continue;
+        if (boGpu && g !== boGpu && !sameHive(g, boGpu)) return;
         this.gpuMaps[idx]!.assign(c.s, c.l + 1, true);
-      }
+      });
     }
     if (!hole) r.mappedToGpu = true;
     return 0;
