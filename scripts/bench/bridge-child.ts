@@ -3,15 +3,18 @@
  * can run under the answer shim, which must be preloaded at exec).
  *
  *   node bridge-child.js <addon|addon-rejected|backend|koffi> <device> <request hex> <iterations> <expected errno>
+ *   node bridge-child.js napi-floor <device> <request hex> <iterations> <expected errno> <napi-floor .node path>
  *
  * Prints one JSON line: { nsPerCall } or { error }.
  */
 import { openAddonQuickCall, openBackendQuickCall, type QuickCall } from './addon-call.js';
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { openKoffiCall } from './koffi-call.js';
 import { timePerOp } from './stats.js';
 
 async function main(argv: string[]): Promise<void> {
-  const [kind, device, requestHex, iterStr, errnoStr] = argv;
+  const [kind, device, requestHex, iterStr, errnoStr, floorPath] = argv;
   const iterations = Number(iterStr);
   const expectErrno = Number(errnoStr);
   if (!kind || !device || !requestHex || !(iterations > 0) || !Number.isInteger(expectErrno)) {
@@ -23,6 +26,21 @@ async function main(argv: string[]): Promise<void> {
     k.run(1);
     if (k.lastErrno() !== expectErrno) throw new Error(`koffi: errno ${k.lastErrno()}, expected ${expectErrno}`);
     call = k;
+  } else if (kind === 'napi-floor') {
+    if (!floorPath) throw new Error('napi-floor needs the path of the compiled addon');
+    const floor = createRequire(import.meta.url)(floorPath) as { ioctlErrno(fd: number, request: number): number };
+    const ioctlErrno = floor.ioctlErrno;
+    const fd = openSync(device, 'r+');
+    const request = parseInt(requestHex, 16);
+    const got = ioctlErrno(fd, request);
+    if (got !== expectErrno) throw new Error(`napi-floor: errno ${got}, expected ${expectErrno}`);
+    call = {
+      description: 'a minimal Node-API function: ioctl, return errno',
+      run(n: number): void {
+        for (let i = 0; i < n; i++) ioctlErrno(fd, request);
+      },
+      close: () => closeSync(fd),
+    };
   } else if (kind === 'addon' || kind === 'addon-rejected' || kind === 'backend') {
     const a = kind === 'backend' ? await openBackendQuickCall(device) : await openAddonQuickCall(device, expectErrno);
     if (typeof a === 'string') {

@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileC, runCLoop } from './cloop.js';
+import { compileC, nodeApiIncludeDir, runCLoop } from './cloop.js';
 import type { Figure, SectionResult, Target } from './report-types.js';
 import { fmtSummary, num } from './report.js';
 import { pairedDiff, pairedRatio, summarize } from './stats.js';
@@ -71,15 +71,22 @@ function canOpen(path: string): boolean {
   }
 }
 
-type ChildCase = 'addon' | 'addon-rejected' | 'backend' | 'koffi';
+type ChildCase = 'addon' | 'addon-rejected' | 'backend' | 'koffi' | 'napi-floor';
 type ChildResult = { nsPerCall: number; description: string } | { unavailable: string };
 
 const childScript = join(dirname(fileURLToPath(import.meta.url)), 'bridge-child.js');
 
-function runChild(kind: ChildCase, c: IoctlChoice, n: number, errno: number, env: NodeJS.ProcessEnv): ChildResult {
+function runChild(
+  kind: ChildCase,
+  c: IoctlChoice,
+  n: number,
+  errno: number,
+  env: NodeJS.ProcessEnv,
+  extra: readonly string[] = [],
+): ChildResult {
   let out: string;
   try {
-    out = execFileSync(process.execPath, [childScript, kind, c.device, c.request.toString(16), String(n), String(errno)], {
+    out = execFileSync(process.execPath, [childScript, kind, c.device, c.request.toString(16), String(n), String(errno), ...extra], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
@@ -123,6 +130,11 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
     throw new Error(`bench: the C loop got ret ${probe.ret} errno ${probe.errno} from ${choice.device}, expected 0`);
   }
 
+  // The N-API floor: what any addon pays to call into native code for this ioctl (needs the Node-API headers).
+  const napiInclude = nodeApiIncludeDir();
+  const floorPath = napiInclude ? compileC('napi-floor.c', true, { ext: '.node', includes: [napiInclude] }) : undefined;
+  if (!floorPath) notes.push('N-API floor: not measured (no node_api.h beside node or in node_modules/node-api-headers).');
+
   const first = runChild('addon', choice, 1000, 0, answeredEnv);
   const addonOk = 'nsPerCall' in first;
   if (addonOk) {
@@ -133,6 +145,14 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
   }
   else notes.push(`addon: not measured: ${first.unavailable}.`);
   notes.push(`koffi: koffi 3 calling libc's ioctl(int, unsigned long, void *) with a Buffer (fixed prototype).`);
+  if (floorPath) {
+    notes.push(
+      'N-API floor: scripts/bench/napi-floor.c, a Node-API function that only issues the ioctl and returns errno' +
+        ' (no handle check, no result object, no exception), compiled at run time; like koffi it runs without the' +
+        ' shim and is compared with the C loop without it:' +
+        ' what calling into native code from Node costs at all, apart from the addon\'s own choices.',
+    );
+  }
   notes.push(
     `${opts.rounds} rounds of ${num(n)} calls per case; each JS case in a fresh process (warmed up with a tenth of the` +
       ' calls first), cases in rotating order within a round.',
@@ -143,6 +163,7 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
   const k: number[] = [];
   const a: number[] = [];
   const be: number[] = [];
+  const nf: number[] = [];
   for (let r = 0; r < opts.rounds; r++) {
     const cases: Array<() => void> = [
       () => c.push(runCLoop(bin, choice.device, choice.request, n, 1, answeredEnv)[0]!.nsPerCall),
@@ -151,6 +172,8 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
     if (answeredEnv !== plainEnv) {
       cases.push(() => cRaw.push(runCLoop(bin, choice.device, choice.request, n, 1, plainEnv)[0]!.nsPerCall));
     }
+    // Without the shim: the floor returns errno either way, so it needs no answer (like koffi).
+    if (floorPath) cases.push(() => nf.push(ns(runChild('napi-floor', choice, n, choice.kernelErrno, plainEnv, [floorPath]))));
     if (addonOk) {
       cases.push(() => a.push(ns(runChild('addon', choice, n, 0, answeredEnv))));
       cases.push(() => be.push(ns(runChild('backend', choice, n, 0, answeredEnv))));
@@ -160,13 +183,16 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
 
   const figures: Figure[] = [{ label: 'C loop (floor)', unit: 'ns/call', value: summarize(c) }];
   if (cRaw.length > 0) figures.push({ label: 'C loop without shim', unit: 'ns/call', value: summarize(cRaw) });
+  if (floorPath) figures.push({ label: 'N-API floor (minimal addon)', unit: 'ns/call', value: summarize(nf) });
   if (addonOk) figures.push({ label: 'addon', unit: 'ns/call', value: summarize(a) });
   if (addonOk && be.every(Number.isFinite)) {
     figures.push({ label: 'Backend.version() over the addon', unit: 'ns/call', value: summarize(be) });
   }
   figures.push({ label: 'koffi', unit: 'ns/call', value: summarize(k) });
+  const plainC = cRaw.length > 0 ? cRaw : c;
+  if (floorPath) figures.push({ label: 'N-API floor overhead above C', unit: 'ns/call', value: pairedDiff(nf, plainC) });
   if (addonOk) figures.push({ label: 'addon overhead above C', unit: 'ns/call', value: pairedDiff(a, c) });
-  figures.push({ label: 'koffi overhead above C', unit: 'ns/call', value: pairedDiff(k, cRaw.length > 0 ? cRaw : c) });
+  figures.push({ label: 'koffi overhead above C', unit: 'ns/call', value: pairedDiff(k, plainC) });
 
   // The rejected path, where there is one: what a failing quick call costs through the addon.
   if (addonOk && choice.kernelErrno !== 0) {
@@ -187,14 +213,15 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
 
   const ratios: Figure[] = [];
   const targets: Target[] = [];
+  if (floorPath) ratios.push({ label: 'N-API floor / C loop', unit: '×', value: pairedRatio(nf, plainC) });
   if (addonOk) {
     const aVsC = pairedRatio(a, c);
     // Share of koffi's added cost that the addon adds, round by round: (a - c) / (k - c_raw).
-    const kBase = cRaw.length > 0 ? cRaw : c;
-    const share = summarize(a.map((x, i) => (x - c[i]!) / (k[i]! - kBase[i]!)));
+    const share = summarize(a.map((x, i) => (x - c[i]!) / (k[i]! - plainC[i]!)));
     ratios.push({ label: 'addon / C loop', unit: '×', value: aVsC });
-    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, kBase) });
+    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, plainC) });
     ratios.push({ label: 'addon overhead / koffi overhead', unit: '×', value: share });
+    if (floorPath) ratios.push({ label: 'addon / N-API floor', unit: '×', value: pairedRatio(a, nf) });
     targets.push({ label: 'addon within 1.25× of the C loop', goal: '≤ 1.25×', measured: fmtSummary(aVsC, '×'), met: aVsC.median <= 1.25 });
     targets.push({
       label: 'addon adds at most a third of what koffi adds',
@@ -203,7 +230,7 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
       met: share.median <= 1 / 3,
     });
   } else {
-    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, cRaw.length > 0 ? cRaw : c) });
+    ratios.push({ label: 'koffi / C loop', unit: '×', value: pairedRatio(k, plainC) });
     targets.push({ label: 'addon within 1.25× of the C loop', goal: '≤ 1.25×', measured: 'n/a', met: null });
     targets.push({ label: 'addon adds at most a third of what koffi adds', goal: '≤ 0.33×', measured: 'n/a', met: null });
   }

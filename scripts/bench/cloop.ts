@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot } from './modules.js';
 
 export interface CLoopSample {
@@ -15,16 +15,26 @@ export interface CLoopSample {
   errno: number;
 }
 
-/** Compiles scripts/bench/<source> once per content; `shared` builds a shared object for LD_PRELOAD. */
-export function compileC(source: string, shared = false, outDir: string = join(repoRoot, 'bench', 'out')): string {
+/**
+ * Compiles scripts/bench/<source> once per content. `shared` builds a shared object (for LD_PRELOAD, or with
+ * `ext: '.node'` a Node addon); `includes` are extra -I directories.
+ */
+export function compileC(
+  source: string,
+  shared = false,
+  opts: { ext?: string; includes?: readonly string[]; outDir?: string } = {},
+): string {
+  const outDir = opts.outDir ?? join(repoRoot, 'bench', 'out');
   const src = join(repoRoot, 'scripts', 'bench', source);
   const hash = createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 12);
-  const out = join(outDir, `${source.replace(/\.c$/, '')}-${hash}${shared ? '.so' : ''}`);
+  const ext = opts.ext ?? (shared ? '.so' : '');
+  const out = join(outDir, `${source.replace(/\.c$/, '')}-${hash}${ext}`);
   if (existsSync(out)) return out;
   mkdirSync(outDir, { recursive: true });
   const cc = process.env['CC'] ?? 'cc';
   const tmp = `${out}.${process.pid}.tmp`;
-  const args = ['-O2', '-Wall', '-Wextra', ...(shared ? ['-shared', '-fPIC'] : []), '-o', tmp, src];
+  const includes = (opts.includes ?? []).map((d) => `-I${d}`);
+  const args = ['-O2', '-Wall', '-Wextra', ...(shared ? ['-shared', '-fPIC'] : []), ...includes, '-o', tmp, src];
   try {
     execFileSync(cc, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
@@ -60,4 +70,13 @@ export function runCLoop(
       }
       return { nsPerCall: ns, ret, errno };
     });
+}
+
+/** Where the Node-API headers are: beside the node binary, or the node-api-headers package. */
+export function nodeApiIncludeDir(): string | undefined {
+  const candidates = [
+    join(dirname(dirname(process.execPath)), 'include', 'node'),
+    join(repoRoot, 'node_modules', 'node-api-headers', 'include'),
+  ];
+  return candidates.find((d) => existsSync(join(d, 'node_api.h')));
 }

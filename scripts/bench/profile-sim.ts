@@ -60,6 +60,11 @@ export function topAlloc(root: HeapNode, n: number): Array<[string, number]> {
 }
 
 async function main(): Promise<void> {
+  // `| head` closes the pipe early: stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const { values } = parseArgs({
     options: {
       op: { type: 'string', default: 'set' },
