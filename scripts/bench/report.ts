@@ -67,7 +67,20 @@ export function renderMarkdown(r: BenchResults): string {
     'sample between cases measured in the same rounds of this run. Targets are reported, never asserted.',
     '',
   ];
-  return head.join('\n') + '\n' + r.sections.map(renderSectionMarkdown).join('\n') + '\n';
+  const all = r.sections.flatMap((s) => s.targets.map((t) => ({ section: s.title, t })));
+  const overview =
+    all.length === 0
+      ? ''
+      : [
+          '## Targets at a glance',
+          '',
+          '| section | target | measured (median) | verdict |',
+          '| --- | --- | --- | --- |',
+          ...all.map(({ section, t }) => `| ${section} | ${t.label} (${t.goal}) | ${t.measured} | ${targetMark(t)} |`),
+          '',
+          '',
+        ].join('\n');
+  return head.join('\n') + '\n' + overview + r.sections.map(renderSectionMarkdown).join('\n') + '\n';
 }
 
 export function renderSummary(r: BenchResults): string {
