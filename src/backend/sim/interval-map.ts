@@ -1,7 +1,9 @@
 /**
- * Ordered maps of disjoint half-open intervals [start, end) over page numbers, as a treap (a randomised
- * balanced binary search tree keyed by `start`). Every lookup, insert and delete is O(log n) expected in the
- * number of intervals, never in their length: a 64 GiB interval is one node.
+ * Ordered maps of disjoint half-open intervals [start, end) over page numbers, as a B+ tree keyed by `start`
+ * (sorted Float64Array keys per node, leaves linked in order). Every lookup, insert and delete is O(log n)
+ * in the number of intervals, never in their length: a 64 GiB interval is one entry. A B+ tree rather than
+ * a binary tree because at 10^5 ranges the cost of a lookup is its cache misses: a treap descent touched ~25
+ * scattered nodes, this one touches 3 nodes whose keys are contiguous.
  *
  * Page numbers are JS numbers: a u64 address shifted by PAGE_SHIFT is below 2^52, exact in a double.
  *
@@ -16,113 +18,330 @@ export interface Interval<V> {
   value: V;
 }
 
-interface Node<V> extends Interval<V> {
-  prio: number;
-  left: Node<V> | undefined;
-  right: Node<V> | undefined;
+/**
+ * Work counter (sim internals, read by tests): tree nodes visited by lookups, inserts, deletes and walks.
+ * Tests pin the O(log n + k) bound with it instead of with time.
+ */
+export const treeWork = { nodes: 0 };
+
+/** A leaf: up to `cap` intervals sorted by start, linked to its neighbours for in-order walks. */
+interface Leaf<V> {
+  leaf: true;
+  n: number;
+  keys: number[];
+  items: Array<Interval<V> | undefined>;
+  prev: Leaf<V> | undefined;
+  next: Leaf<V> | undefined;
 }
 
-/** Deterministic priorities (xorshift32), so runs are reproducible. */
-let seed = 0x9e3779b9;
-function nextPrio(): number {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed;
+/** An inner node: keys[i] is a lower bound of every start in kids[i] (and every start of kids[i] < keys[i+1]). */
+interface Inner<V> {
+  leaf: false;
+  n: number;
+  keys: number[];
+  kids: Array<Node<V> | undefined>;
 }
 
-/** The two halves of the last split (module scratch, so a split allocates nothing). */
-let splitLo: Node<unknown> | undefined;
-let splitHi: Node<unknown> | undefined;
+type Node<V> = Leaf<V> | Inner<V>;
 
-/** Splits `t` into keys < key (splitLo) and keys >= key (splitHi). */
-function splitInto<V>(t: Node<V> | undefined, key: number): void {
-  if (!t) {
-    splitLo = undefined;
-    splitHi = undefined;
-    return;
-  }
-  if (t.start < key) {
-    splitInto(t.right, key);
-    t.right = splitLo as Node<V> | undefined;
-    splitLo = t as Node<unknown>;
-  } else {
-    splitInto(t.left, key);
-    t.left = splitHi as Node<V> | undefined;
-    splitHi = t as Node<unknown>;
-  }
+/** The default node size: 1e5 intervals are 3 levels, and a node's keys are a few adjacent cache lines. */
+const DEFAULT_CAP = 64;
+
+/** A key array of doubles from the start (PACKED_DOUBLE_ELEMENTS: the numbers sit inline in the array). */
+function newKeys(len: number): number[] {
+  return new Array<number>(len).fill(0.5);
 }
 
-
-/** Joins two treaps where every key of `a` is below every key of `b`. */
-function merge<V>(a: Node<V> | undefined, b: Node<V> | undefined): Node<V> | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  if (a.prio > b.prio) {
-    a.right = merge(a.right, b);
-    return a;
+/** The last index i < n with keys[i] <= key, or -1. */
+function floorIdx(keys: readonly number[], n: number, key: number): number {
+  let lo = 0;
+  let hi = n; // answer in [lo-1, hi-1]
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! <= key) lo = mid + 1;
+    else hi = mid;
   }
-  b.left = merge(a, b.left);
-  return b;
+  return lo - 1;
 }
 
 export class IntervalMap<V> {
-  private root: Node<V> | undefined;
+  private root: Node<V>;
   private count = 0;
+  private readonly cap: number;
+  private readonly min: number;
+  /** The descent of the last insert/delete: inner nodes and the child index taken (reused, no allocation). */
+  private readonly pathNodes: Array<Inner<V> | undefined> = [];
+  private readonly pathIdx: number[] = [];
+
+  /**
+   * A B+ tree of disjoint intervals keyed by start. `cap` (≥ 4) is the most entries a node holds; tests use
+   * small ones to exercise splits and merges with few intervals.
+   */
+  constructor(cap: number = DEFAULT_CAP) {
+    if (!Number.isInteger(cap) || cap < 4) throw new RangeError(`node capacity must be an integer >= 4, got ${cap}`);
+    this.cap = cap;
+    // At least 2, so a non-root node always has a sibling to merge with and a leaf is never empty.
+    this.min = Math.max(2, cap >> 2);
+    this.root = this.newLeaf();
+  }
 
   get size(): number {
     return this.count;
   }
 
+  private newLeaf(): Leaf<V> {
+    return { leaf: true, n: 0, keys: newKeys(this.cap + 1), items: new Array<Interval<V> | undefined>(this.cap + 1).fill(undefined), prev: undefined, next: undefined };
+  }
+
+  private newInner(): Inner<V> {
+    return { leaf: false, n: 0, keys: newKeys(this.cap + 1), kids: new Array<Node<V> | undefined>(this.cap + 1).fill(undefined) };
+  }
+
+  /** Descends to the leaf whose key range holds `key`, recording the path. Returns the path length. */
+  private descend(key: number): number {
+    let t = this.root;
+    let d = 0;
+    while (!t.leaf) {
+      treeWork.nodes++;
+      const i = Math.max(0, floorIdx(t.keys, t.n, key));
+      this.pathNodes[d] = t;
+      this.pathIdx[d] = i;
+      d++;
+      t = t.kids[i]!;
+    }
+    treeWork.nodes++;
+    return d;
+  }
+
+  /** The leaf whose key range holds `key` (no path recorded). */
+  private leafFor(key: number): Leaf<V> {
+    let t = this.root;
+    while (!t.leaf) {
+      treeWork.nodes++;
+      t = t.kids[Math.max(0, floorIdx(t.keys, t.n, key))]!;
+    }
+    treeWork.nodes++;
+    return t;
+  }
+
+  private leafAt(d: number): Leaf<V> {
+    return (d === 0 ? this.root : this.pathNodes[d - 1]!.kids[this.pathIdx[d - 1]!]!) as Leaf<V>;
+  }
+
   /** Inserts [start, end). The caller guarantees it overlaps no stored interval. */
   insert(start: number, end: number, value: V): Interval<V> {
     if (!(end > start)) throw new RangeError(`empty interval [${start}, ${end})`);
-    const node: Node<V> = { start, end, value, prio: nextPrio(), left: undefined, right: undefined };
-    splitInto(this.root, start);
-    const l = splitLo as Node<V> | undefined;
-    const r = splitHi as Node<V> | undefined;
-    this.root = merge(merge(l, node), r);
+    const item: Interval<V> = { start, end, value };
+    const d = this.descend(start);
+    const leaf = this.leafAt(d);
+    const at = floorIdx(leaf.keys, leaf.n, start) + 1;
+    for (let j = leaf.n; j > at; j--) {
+      leaf.keys[j] = leaf.keys[j - 1]!;
+      leaf.items[j] = leaf.items[j - 1];
+    }
+    leaf.keys[at] = start;
+    leaf.items[at] = item;
+    leaf.n++;
     this.count++;
-    return node;
+    if (leaf.n > this.cap) this.splitUp(leaf, d, at === leaf.n - 1);
+    return item;
+  }
+
+  /**
+   * Splits an overfull node at depth d (path recorded by descend), and its ancestors as needed. A node that
+   * overflowed by appending at its end (ascending registration, the usual order) keeps all but 2 entries,
+   * so sequential loads fill nodes instead of leaving them half empty (a level less at 10^5 ranges).
+   */
+  private splitUp(node: Node<V>, d: number, atEnd: boolean): void {
+    for (;;) {
+      const half = atEnd ? node.n - 2 : node.n >> 1;
+      let right: Node<V>;
+      if (node.leaf) {
+        const r = this.newLeaf();
+        for (let j = half; j < node.n; j++) {
+          r.keys[j - half] = node.keys[j]!;
+          r.items[j - half] = node.items[j];
+          node.items[j] = undefined;
+        }
+        r.n = node.n - half;
+        r.next = node.next;
+        if (r.next) r.next.prev = r;
+        r.prev = node;
+        node.next = r;
+        right = r;
+      } else {
+        const r = this.newInner();
+        for (let j = half; j < node.n; j++) {
+          r.keys[j - half] = node.keys[j]!;
+          r.kids[j - half] = node.kids[j];
+          node.kids[j] = undefined;
+        }
+        r.n = node.n - half;
+        right = r;
+      }
+      node.n = half;
+      const sep = right.keys[0]!;
+      if (d === 0) {
+        const root = this.newInner();
+        root.keys[0] = node.keys[0]!;
+        root.kids[0] = node;
+        root.keys[1] = sep;
+        root.kids[1] = right;
+        root.n = 2;
+        this.root = root;
+        return;
+      }
+      const parent = this.pathNodes[d - 1]!;
+      const at = this.pathIdx[d - 1]! + 1;
+      for (let j = parent.n; j > at; j--) {
+        parent.keys[j] = parent.keys[j - 1]!;
+        parent.kids[j] = parent.kids[j - 1];
+      }
+      parent.keys[at] = sep;
+      parent.kids[at] = right;
+      parent.n++;
+      if (parent.n <= this.cap) return;
+      atEnd = at === parent.n - 1;
+      node = parent;
+      d--;
+    }
   }
 
   /** Removes the interval that starts at `start`, if any. */
   delete(start: number): boolean {
-    splitInto(this.root, start);
-    const l = splitLo as Node<V> | undefined;
-    splitInto(splitHi as Node<V> | undefined, start + 1);
-    const mid = splitLo;
-    this.root = merge(l, splitHi as Node<V> | undefined);
-    if (mid) this.count--;
-    return mid !== undefined;
+    const d = this.descend(start);
+    const leaf = this.leafAt(d);
+    const i = floorIdx(leaf.keys, leaf.n, start);
+    if (i < 0 || leaf.keys[i] !== start) return false;
+    for (let j = i; j < leaf.n - 1; j++) {
+      leaf.keys[j] = leaf.keys[j + 1]!;
+      leaf.items[j] = leaf.items[j + 1];
+    }
+    leaf.n--;
+    leaf.items[leaf.n] = undefined;
+    this.count--;
+    this.rebalance(leaf, d);
+    return true;
+  }
+
+  /** After a removal: an underfull node borrows from or merges with a sibling, up to the root. */
+  private rebalance(node: Node<V>, d: number): void {
+    while (d > 0 && node.n < this.min) {
+      const parent = this.pathNodes[d - 1]!;
+      const i = this.pathIdx[d - 1]!;
+      // Prefer the right sibling; the last child uses its left one.
+      const li = i + 1 < parent.n ? i : i - 1;
+      if (li < 0) break; // an only child: nothing to balance with (the root collapse below handles it)
+      const left = parent.kids[li]!;
+      const right = parent.kids[li + 1]!;
+      if (left.n + right.n <= this.cap) {
+        this.mergeInto(left, right, parent.keys[li + 1]!);
+        for (let j = li + 1; j < parent.n - 1; j++) {
+          parent.keys[j] = parent.keys[j + 1]!;
+          parent.kids[j] = parent.kids[j + 1];
+        }
+        parent.n--;
+        parent.kids[parent.n] = undefined;
+        node = parent;
+        d--;
+        continue;
+      }
+      // Borrow one entry across the boundary, towards the underfull side.
+      if (left === node) this.shiftLeft(left, right, parent.keys[li + 1]!);
+      else this.shiftRight(left, right, parent.keys[li + 1]!);
+      parent.keys[li + 1] = right.keys[0]!;
+      return;
+    }
+    if (d === 0 && !node.leaf && node.n === 1) {
+      this.root = node.kids[0]!;
+      // A collapsed root may itself be an inner node with one child (after cascading merges).
+      while (!this.root.leaf && this.root.n === 1) this.root = this.root.kids[0]!;
+    }
+  }
+
+  /** Appends `right` to `left` (siblings of one parent; `sep` is right's bound there) and unlinks right. */
+  private mergeInto(left: Node<V>, right: Node<V>, sep: number): void {
+    const base = left.n;
+    if (left.leaf && right.leaf) {
+      for (let j = 0; j < right.n; j++) {
+        left.keys[base + j] = right.keys[j]!;
+        left.items[base + j] = right.items[j];
+      }
+      left.next = right.next;
+      if (left.next) left.next.prev = left;
+    } else if (!left.leaf && !right.leaf) {
+      for (let j = 0; j < right.n; j++) {
+        left.keys[base + j] = j === 0 ? sep : right.keys[j]!;
+        left.kids[base + j] = right.kids[j];
+      }
+    }
+    left.n += right.n;
+  }
+
+  /** Moves right's first entry to the end of left (`sep`: right's bound in the parent). */
+  private shiftLeft(left: Node<V>, right: Node<V>, sep: number): void {
+    if (left.leaf && right.leaf) {
+      left.keys[left.n] = right.keys[0]!;
+      left.items[left.n] = right.items[0];
+      for (let j = 0; j < right.n - 1; j++) {
+        right.keys[j] = right.keys[j + 1]!;
+        right.items[j] = right.items[j + 1];
+      }
+      right.items[right.n - 1] = undefined;
+    } else if (!left.leaf && !right.leaf) {
+      left.keys[left.n] = sep;
+      left.kids[left.n] = right.kids[0];
+      for (let j = 0; j < right.n - 1; j++) {
+        right.keys[j] = right.keys[j + 1]!;
+        right.kids[j] = right.kids[j + 1];
+      }
+      right.kids[right.n - 1] = undefined;
+    }
+    left.n++;
+    right.n--;
+  }
+
+  /** Moves left's last entry to the front of right (`sep`: right's bound in the parent). */
+  private shiftRight(left: Node<V>, right: Node<V>, sep: number): void {
+    if (left.leaf && right.leaf) {
+      for (let j = right.n; j > 0; j--) {
+        right.keys[j] = right.keys[j - 1]!;
+        right.items[j] = right.items[j - 1];
+      }
+      right.keys[0] = left.keys[left.n - 1]!;
+      right.items[0] = left.items[left.n - 1];
+      left.items[left.n - 1] = undefined;
+    } else if (!left.leaf && !right.leaf) {
+      for (let j = right.n; j > 0; j--) {
+        right.keys[j] = j === 1 ? sep : right.keys[j - 1]!;
+        right.kids[j] = right.kids[j - 1];
+      }
+      right.keys[0] = left.keys[left.n - 1]!;
+      right.kids[0] = left.kids[left.n - 1];
+      left.kids[left.n - 1] = undefined;
+    }
+    left.n--;
+    right.n++;
   }
 
   /** The interval with the greatest start <= key. */
   floor(key: number): Interval<V> | undefined {
-    let t = this.root;
-    let best: Node<V> | undefined;
-    while (t) {
-      if (t.start <= key) {
-        best = t;
-        t = t.right;
-      } else t = t.left;
-    }
-    return best;
+    const leaf = this.leafFor(key);
+    const i = floorIdx(leaf.keys, leaf.n, key);
+    if (i >= 0) return leaf.items[i];
+    // Every start here is above key (its smallest was deleted): the floor ends the previous leaf.
+    const p = leaf.prev;
+    return p ? p.items[p.n - 1] : undefined;
   }
 
   /** The interval with the smallest start > key. */
   after(key: number): Interval<V> | undefined {
-    let t = this.root;
-    let best: Node<V> | undefined;
-    while (t) {
-      if (t.start > key) {
-        best = t;
-        t = t.left;
-      } else t = t.right;
-    }
-    return best;
+    const leaf = this.leafFor(key);
+    const i = floorIdx(leaf.keys, leaf.n, key) + 1;
+    if (i < leaf.n) return leaf.items[i];
+    const nx = leaf.next;
+    if (nx) treeWork.nodes++;
+    return nx ? nx.items[0] : undefined;
   }
 
   /** The interval with the greatest start < key. */
@@ -138,58 +357,70 @@ export class IntervalMap<V> {
 
   /** The first interval overlapping [a, b) (interval_tree_iter_first). */
   first(a: number, b: number): Interval<V> | undefined {
-    const f = this.floor(a);
-    if (f && f.end > a) return f;
-    const n = this.after(a);
-    return n && n.start < b ? n : undefined;
+    let leaf = this.leafFor(a);
+    let i = floorIdx(leaf.keys, leaf.n, a);
+    if (i >= 0) {
+      const f = leaf.items[i]!;
+      if (f.end > a) return f;
+    } else if (leaf.prev) {
+      const f = leaf.prev.items[leaf.prev.n - 1]!;
+      if (f.end > a) return f;
+    }
+    i++;
+    if (i >= leaf.n) {
+      if (!leaf.next) return undefined;
+      leaf = leaf.next;
+      treeWork.nodes++;
+      i = 0;
+    }
+    const n = leaf.items[i]!;
+    return n.start < b ? n : undefined;
   }
 
   /**
    * The intervals overlapping [a, b), in address order, as an array taken before the caller mutates the
-   * map (interval_tree_iter_first/next with a saved `next`).
+   * map (interval_tree_iter_first/next with a saved `next`). One descent, then the leaf chain: O(log n + k).
    */
   overlapping(a: number, b: number): Interval<V>[] {
-    // One descent to a, remembering the nodes where it turned left: their top is the first interval after
-    // a, and the stack walks the rest in order, so k intervals cost O(log n + k), not k descents.
-    const stack: Node<V>[] = [];
-    let floor: Node<V> | undefined;
-    let t = this.root;
-    while (t) {
-      if (t.start <= a) {
-        floor = t;
-        t = t.right;
-      } else {
-        stack.push(t);
-        t = t.left;
-      }
-    }
     const out: Interval<V>[] = [];
-    if (floor && floor.end > a) out.push(floor);
-    while (stack.length > 0) {
-      const x = stack.pop()!;
+    let leaf: Leaf<V> | undefined = this.leafFor(a);
+    let i = floorIdx(leaf.keys, leaf.n, a);
+    if (i >= 0) {
+      const f = leaf.items[i]!;
+      if (f.end > a) out.push(f);
+    } else if (leaf.prev) {
+      const f = leaf.prev.items[leaf.prev.n - 1]!;
+      if (f.end > a) out.push(f);
+    }
+    i++;
+    for (;;) {
+      if (i >= leaf.n) {
+        leaf = leaf.next;
+        if (!leaf) break;
+        treeWork.nodes++;
+        i = 0;
+      }
+      const x: Interval<V> = leaf.items[i]!;
       if (x.start >= b) break;
       out.push(x);
-      for (let c = x.right; c; c = c.left) stack.push(c);
+      i++;
     }
     return out;
   }
 
-  /** The height of the tree (tests check it stays logarithmic). */
+  /** The height of the tree in levels (tests check it stays logarithmic). */
   depth(): number {
-    const h = (t: Node<V> | undefined): number => (t ? 1 + Math.max(h(t.left), h(t.right)) : 0);
-    return h(this.root);
+    let h = 1;
+    for (let t = this.root; !t.leaf; t = t.kids[0]!) h++;
+    return h;
   }
 
   /** Every interval in order (for snapshots and tests). */
   all(): Interval<V>[] {
+    let t = this.root;
+    while (!t.leaf) t = t.kids[0]!;
     const out: Interval<V>[] = [];
-    const walk = (t: Node<V> | undefined): void => {
-      if (!t) return;
-      walk(t.left);
-      out.push(t);
-      walk(t.right);
-    };
-    walk(this.root);
+    for (let l: Leaf<V> | undefined = t; l; l = l.next) for (let j = 0; j < l.n; j++) out.push(l.items[j]!);
     return out;
   }
 }
