@@ -17,7 +17,7 @@ export type ApiErrorCode =
   | 'ENOSVM'
   /** The kernel refuses SVM ranges until a GPU VM exists, and this device has no GPU with SVM support. */
   | 'ENOGPU'
-  /** The kfd backend could not be used (the native addon failed to load). */
+  /** The backend cannot do it here: the native addon failed to load, or `bytes` cannot be an ArrayBuffer. */
   | 'EBACKEND'
   /** The buffer (or registered range) was freed. */
   | 'EFREED'
@@ -129,7 +129,8 @@ const DEFAULT_HINTS: Record<SvmErrorCode, string> = {
     'This kernel was built without SVM support (CONFIG_HSA_AMD_SVM needs CONFIG_DEVICE_PRIVATE; stock Debian kernels lack it): use a kernel with HSA_AMD_SVM=y, or the simulator (KFD_SVM_BACKEND=sim).',
   ENOGPU:
     'The kernel accepts SVM ranges only once a GPU VM exists, and this machine has no GPU with SVM support: run on a GPU node, or use the simulator with a GPU profile (KFD_SVM_PROFILE=mi250x).',
-  EBACKEND: 'The native addon failed to load: reinstall the package (npm rebuild kfd-svm), or use the simulator (KFD_SVM_BACKEND=sim).',
+  EBACKEND:
+    'The backend cannot do this here (the native addon failed to load, or the runtime forbids external buffers): reinstall the package (npm rebuild kfd-svm), or use the simulator (KFD_SVM_BACKEND=sim).',
   EFREED: 'This buffer was freed; allocate a new one with device.alloc().',
   ECLOSED: 'The device was closed; call open() again.',
   ESPAN:

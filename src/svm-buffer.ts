@@ -175,7 +175,20 @@ export class SvmBuffer extends SvmRange {
    */
   get bytes(): Uint8Array {
     checkOf(this, 'bytes');
-    this.#bytes ??= new Uint8Array(this.#memory.buffer);
+    if (!this.#bytes) {
+      let buffer: ArrayBuffer;
+      try {
+        buffer = this.#memory.buffer;
+      } catch (e) {
+        // The backend cannot hand the memory out as an ArrayBuffer: a runtime that forbids external
+        // buffers (Electron 21+), or a simulated mapping too large to back with host memory.
+        throw new SvmError('EBACKEND', `bytes: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+          hint: 'The range still works for set/get/prefetch/access; its bytes cannot be viewed in this runtime (or, on the simulator, at this size).',
+        });
+      }
+      this.#bytes = new Uint8Array(buffer);
+    }
     return this.#bytes;
   }
 }
