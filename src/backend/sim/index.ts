@@ -193,7 +193,13 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
     checkU64('size', size);
     const a = checkAttrs(attrs);
     open(REQ.svm);
-    return kcall(REQ.svm, () => proc.svm(op, start, size, a));
+    // kcall's mapping, inlined: this runs on every SVM call and a closure per call costs an allocation.
+    try {
+      return proc.svm(op, start, size, a);
+    } catch (e) {
+      if (e instanceof ModelError) throw new KernelError(e.errno, 'ioctl', REQ.svm, e.message);
+      throw e;
+    }
   };
 
   const machine: MachineText = {

@@ -29,7 +29,12 @@ interface Leaf<V> {
   leaf: true;
   n: number;
   keys: number[];
-  items: Array<Interval<V> | undefined>;
+  /**
+   * Each interval's end and value beside its start, not an object per interval: page numbers above 2^31
+   * are boxed doubles in object fields, so reading `item.end` would be one more cache miss per lookup.
+   */
+  ends: number[];
+  vals: Array<V | undefined>;
   prev: Leaf<V> | undefined;
   next: Leaf<V> | undefined;
 }
@@ -50,6 +55,13 @@ const DEFAULT_CAP = 64;
 /** A key array of doubles from the start (PACKED_DOUBLE_ELEMENTS: the numbers sit inline in the array). */
 function newKeys(len: number): number[] {
   return new Array<number>(len).fill(0.5);
+}
+
+/** Copies leaf entry si of src to slot di of dst. */
+function moveEntry<V>(dst: Leaf<V>, di: number, src: Leaf<V>, si: number): void {
+  dst.keys[di] = src.keys[si]!;
+  dst.ends[di] = src.ends[si]!;
+  dst.vals[di] = src.vals[si];
 }
 
 /** The last index i < n with keys[i] <= key, or -1. */
@@ -90,7 +102,8 @@ export class IntervalMap<V> {
   }
 
   private newLeaf(): Leaf<V> {
-    return { leaf: true, n: 0, keys: newKeys(this.cap + 1), items: new Array<Interval<V> | undefined>(this.cap + 1).fill(undefined), prev: undefined, next: undefined };
+    const len = this.cap + 1;
+    return { leaf: true, n: 0, keys: newKeys(len), ends: newKeys(len), vals: new Array<V | undefined>(len).fill(undefined), prev: undefined, next: undefined };
   }
 
   private newInner(): Inner<V> {
@@ -129,22 +142,18 @@ export class IntervalMap<V> {
   }
 
   /** Inserts [start, end). The caller guarantees it overlaps no stored interval. */
-  insert(start: number, end: number, value: V): Interval<V> {
+  insert(start: number, end: number, value: V): void {
     if (!(end > start)) throw new RangeError(`empty interval [${start}, ${end})`);
-    const item: Interval<V> = { start, end, value };
     const d = this.descend(start);
     const leaf = this.leafAt(d);
     const at = floorIdx(leaf.keys, leaf.n, start) + 1;
-    for (let j = leaf.n; j > at; j--) {
-      leaf.keys[j] = leaf.keys[j - 1]!;
-      leaf.items[j] = leaf.items[j - 1];
-    }
+    for (let j = leaf.n; j > at; j--) moveEntry(leaf, j, leaf, j - 1);
     leaf.keys[at] = start;
-    leaf.items[at] = item;
+    leaf.ends[at] = end;
+    leaf.vals[at] = value;
     leaf.n++;
     this.count++;
     if (leaf.n > this.cap) this.splitUp(leaf, d, at === leaf.n - 1);
-    return item;
   }
 
   /**
@@ -159,9 +168,8 @@ export class IntervalMap<V> {
       if (node.leaf) {
         const r = this.newLeaf();
         for (let j = half; j < node.n; j++) {
-          r.keys[j - half] = node.keys[j]!;
-          r.items[j - half] = node.items[j];
-          node.items[j] = undefined;
+          moveEntry(r, j - half, node, j);
+          node.vals[j] = undefined;
         }
         r.n = node.n - half;
         r.next = node.next;
@@ -213,12 +221,9 @@ export class IntervalMap<V> {
     const leaf = this.leafAt(d);
     const i = floorIdx(leaf.keys, leaf.n, start);
     if (i < 0 || leaf.keys[i] !== start) return false;
-    for (let j = i; j < leaf.n - 1; j++) {
-      leaf.keys[j] = leaf.keys[j + 1]!;
-      leaf.items[j] = leaf.items[j + 1];
-    }
+    for (let j = i; j < leaf.n - 1; j++) moveEntry(leaf, j, leaf, j + 1);
     leaf.n--;
-    leaf.items[leaf.n] = undefined;
+    leaf.vals[leaf.n] = undefined;
     this.count--;
     this.rebalance(leaf, d);
     return true;
@@ -263,10 +268,7 @@ export class IntervalMap<V> {
   private mergeInto(left: Node<V>, right: Node<V>, sep: number): void {
     const base = left.n;
     if (left.leaf && right.leaf) {
-      for (let j = 0; j < right.n; j++) {
-        left.keys[base + j] = right.keys[j]!;
-        left.items[base + j] = right.items[j];
-      }
+      for (let j = 0; j < right.n; j++) moveEntry(left, base + j, right, j);
       left.next = right.next;
       if (left.next) left.next.prev = left;
     } else if (!left.leaf && !right.leaf) {
@@ -281,13 +283,9 @@ export class IntervalMap<V> {
   /** Moves right's first entry to the end of left (`sep`: right's bound in the parent). */
   private shiftLeft(left: Node<V>, right: Node<V>, sep: number): void {
     if (left.leaf && right.leaf) {
-      left.keys[left.n] = right.keys[0]!;
-      left.items[left.n] = right.items[0];
-      for (let j = 0; j < right.n - 1; j++) {
-        right.keys[j] = right.keys[j + 1]!;
-        right.items[j] = right.items[j + 1];
-      }
-      right.items[right.n - 1] = undefined;
+      moveEntry(left, left.n, right, 0);
+      for (let j = 0; j < right.n - 1; j++) moveEntry(right, j, right, j + 1);
+      right.vals[right.n - 1] = undefined;
     } else if (!left.leaf && !right.leaf) {
       left.keys[left.n] = sep;
       left.kids[left.n] = right.kids[0];
@@ -304,13 +302,9 @@ export class IntervalMap<V> {
   /** Moves left's last entry to the front of right (`sep`: right's bound in the parent). */
   private shiftRight(left: Node<V>, right: Node<V>, sep: number): void {
     if (left.leaf && right.leaf) {
-      for (let j = right.n; j > 0; j--) {
-        right.keys[j] = right.keys[j - 1]!;
-        right.items[j] = right.items[j - 1];
-      }
-      right.keys[0] = left.keys[left.n - 1]!;
-      right.items[0] = left.items[left.n - 1];
-      left.items[left.n - 1] = undefined;
+      for (let j = right.n; j > 0; j--) moveEntry(right, j, right, j - 1);
+      moveEntry(right, 0, left, left.n - 1);
+      left.vals[left.n - 1] = undefined;
     } else if (!left.leaf && !right.leaf) {
       for (let j = right.n; j > 0; j--) {
         right.keys[j] = j === 1 ? sep : right.keys[j - 1]!;
@@ -324,24 +318,45 @@ export class IntervalMap<V> {
     right.n++;
   }
 
-  /** The interval with the greatest start <= key. */
-  floor(key: number): Interval<V> | undefined {
+  /**
+   * Where the greatest start <= key is: sets hitLeaf/hitIdx (hitLeaf undefined when there is none). Every
+   * start of the leaf found may be above key (its smallest was deleted): the floor then ends the previous leaf.
+   */
+  private locateFloor(key: number): void {
     const leaf = this.leafFor(key);
     const i = floorIdx(leaf.keys, leaf.n, key);
-    if (i >= 0) return leaf.items[i];
-    // Every start here is above key (its smallest was deleted): the floor ends the previous leaf.
+    if (i >= 0) {
+      this.hitLeaf = leaf;
+      this.hitIdx = i;
+      return;
+    }
     const p = leaf.prev;
-    return p ? p.items[p.n - 1] : undefined;
+    this.hitLeaf = p;
+    this.hitIdx = p ? p.n - 1 : -1;
+  }
+
+  private hitLeaf: Leaf<V> | undefined;
+  private hitIdx = -1;
+
+  private entry(leaf: Leaf<V>, i: number): Interval<V> {
+    return { start: leaf.keys[i]!, end: leaf.ends[i]!, value: leaf.vals[i]! };
+  }
+
+  /** The interval with the greatest start <= key. */
+  floor(key: number): Interval<V> | undefined {
+    this.locateFloor(key);
+    const l = this.hitLeaf;
+    return l ? this.entry(l, this.hitIdx) : undefined;
   }
 
   /** The interval with the smallest start > key. */
   after(key: number): Interval<V> | undefined {
     const leaf = this.leafFor(key);
     const i = floorIdx(leaf.keys, leaf.n, key) + 1;
-    if (i < leaf.n) return leaf.items[i];
+    if (i < leaf.n) return this.entry(leaf, i);
     const nx = leaf.next;
     if (nx) treeWork.nodes++;
-    return nx ? nx.items[0] : undefined;
+    return nx ? this.entry(nx, 0) : undefined;
   }
 
   /** The interval with the greatest start < key. */
@@ -351,30 +366,60 @@ export class IntervalMap<V> {
 
   /** The interval containing page `p`. */
   at(p: number): Interval<V> | undefined {
-    const f = this.floor(p);
-    return f && f.end > p ? f : undefined;
+    this.locateFloor(p);
+    const l = this.hitLeaf;
+    return l && l.ends[this.hitIdx]! > p ? this.entry(l, this.hitIdx) : undefined;
+  }
+
+  /** The value of the interval containing page `p` (no object made). */
+  valueAt(p: number): V | undefined {
+    this.locateFloor(p);
+    const l = this.hitLeaf;
+    return l && l.ends[this.hitIdx]! > p ? l.vals[this.hitIdx] : undefined;
+  }
+
+  /** The value of the interval that is exactly [start, end), if there is one. */
+  exact(start: number, end: number): V | undefined {
+    this.locateFloor(start);
+    const l = this.hitLeaf;
+    const i = this.hitIdx;
+    return l && l.keys[i] === start && l.ends[i] === end ? l.vals[i] : undefined;
   }
 
   /** The first interval overlapping [a, b) (interval_tree_iter_first). */
   first(a: number, b: number): Interval<V> | undefined {
+    return this.locateFirst(a, b) ? this.entry(this.hitLeaf!, this.hitIdx) : undefined;
+  }
+
+  /** The value of the first interval overlapping [a, b) (no object made). */
+  firstValue(a: number, b: number): V | undefined {
+    return this.locateFirst(a, b) ? this.hitLeaf!.vals[this.hitIdx] : undefined;
+  }
+
+  /** Sets hitLeaf/hitIdx to the first interval overlapping [a, b); false when there is none. */
+  private locateFirst(a: number, b: number): boolean {
     let leaf = this.leafFor(a);
     let i = floorIdx(leaf.keys, leaf.n, a);
     if (i >= 0) {
-      const f = leaf.items[i]!;
-      if (f.end > a) return f;
+      if (leaf.ends[i]! > a) return this.hit(leaf, i);
     } else if (leaf.prev) {
-      const f = leaf.prev.items[leaf.prev.n - 1]!;
-      if (f.end > a) return f;
+      const p = leaf.prev;
+      if (p.ends[p.n - 1]! > a) return this.hit(p, p.n - 1);
     }
     i++;
     if (i >= leaf.n) {
-      if (!leaf.next) return undefined;
+      if (!leaf.next) return false;
       leaf = leaf.next;
       treeWork.nodes++;
       i = 0;
     }
-    const n = leaf.items[i]!;
-    return n.start < b ? n : undefined;
+    return leaf.keys[i]! < b && this.hit(leaf, i);
+  }
+
+  private hit(leaf: Leaf<V>, i: number): true {
+    this.hitLeaf = leaf;
+    this.hitIdx = i;
+    return true;
   }
 
   /**
@@ -383,14 +428,25 @@ export class IntervalMap<V> {
    */
   overlapping(a: number, b: number): Interval<V>[] {
     const out: Interval<V>[] = [];
+    this.walk(a, b, out, false);
+    return out;
+  }
+
+  /** The values of the intervals overlapping [a, b), in address order (no intermediate objects). */
+  overlappingValues(a: number, b: number): V[] {
+    const out: V[] = [];
+    this.walk(a, b, out, true);
+    return out;
+  }
+
+  private walk(a: number, b: number, out: unknown[], values: boolean): void {
     let leaf: Leaf<V> | undefined = this.leafFor(a);
     let i = floorIdx(leaf.keys, leaf.n, a);
     if (i >= 0) {
-      const f = leaf.items[i]!;
-      if (f.end > a) out.push(f);
+      if (leaf.ends[i]! > a) out.push(values ? leaf.vals[i] : this.entry(leaf, i));
     } else if (leaf.prev) {
-      const f = leaf.prev.items[leaf.prev.n - 1]!;
-      if (f.end > a) out.push(f);
+      const p = leaf.prev;
+      if (p.ends[p.n - 1]! > a) out.push(values ? p.vals[p.n - 1] : this.entry(p, p.n - 1));
     }
     i++;
     for (;;) {
@@ -400,12 +456,10 @@ export class IntervalMap<V> {
         treeWork.nodes++;
         i = 0;
       }
-      const x: Interval<V> = leaf.items[i]!;
-      if (x.start >= b) break;
-      out.push(x);
+      if (leaf.keys[i]! >= b) break;
+      out.push(values ? leaf.vals[i] : this.entry(leaf, i));
       i++;
     }
-    return out;
   }
 
   /** The height of the tree in levels (tests check it stays logarithmic). */
@@ -420,7 +474,7 @@ export class IntervalMap<V> {
     let t = this.root;
     while (!t.leaf) t = t.kids[0]!;
     const out: Interval<V>[] = [];
-    for (let l: Leaf<V> | undefined = t; l; l = l.next) for (let j = 0; j < l.n; j++) out.push(l.items[j]!);
+    for (let l: Leaf<V> | undefined = t; l; l = l.next) for (let j = 0; j < l.n; j++) out.push(this.entry(l, j));
     return out;
   }
 }
@@ -439,7 +493,7 @@ export class RunMap<V> {
   }
 
   at(p: number): V | undefined {
-    return this.map.at(p)?.value;
+    return this.map.valueAt(p);
   }
 
   /** The runs overlapping [a, b), clipped to it. */
@@ -450,6 +504,11 @@ export class RunMap<V> {
   /** The run containing page `p`, unclipped. */
   runAt(p: number): Interval<V> | undefined {
     return this.map.at(p);
+  }
+
+  /** The value of the first run in [a, b), if any. */
+  firstValue(a: number, b: number): V | undefined {
+    return this.map.firstValue(a, b);
   }
 
   /** The first run in [a, b) whose value satisfies `pred`, clipped to [a, b). */

@@ -41,6 +41,25 @@ export interface SvmRange {
 
 export const npages = (r: SvmRange): number => r.last - r.start + 1;
 
+/**
+ * Every range is built by this one literal, so all have one hidden class with the fields in the object
+ * (object spread gave ranges several shapes and an out-of-object property store: more memory, more misses).
+ */
+function makeRange(
+  start: number,
+  last: number,
+  preferredLoc: number,
+  prefetchLoc: number,
+  granularity: number,
+  flags: number,
+  access: number,
+  aip: number,
+  mappedToGpu: boolean,
+  bo: SvmBo | undefined,
+): SvmRange {
+  return { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu, bo };
+}
+
 /** kfd_svm.c: svm_range_set_default_attributes. */
 export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'preferredLoc' | 'prefetchLoc' | 'granularity' | 'flags'> {
   return {
@@ -66,20 +85,13 @@ export class RangeList {
 
   /** svm_range_new: defaults, and with XNACK on access to every SVM-capable GPU. */
   create(start: number, last: number, accessAll: number): SvmRange {
-    return {
-      start,
-      last,
-      ...defaultAttrs(this.defaultGranularity),
-      access: accessAll,
-      aip: 0,
-      mappedToGpu: false,
-      bo: undefined,
-    };
+    const d = defaultAttrs(this.defaultGranularity);
+    return makeRange(start, last, d.preferredLoc, d.prefetchLoc, d.granularity, d.flags, accessAll, 0, false, undefined);
   }
 
   /** svm_range_clone (and the attribute copy of svm_range_split_adjust). It joins the BO when inserted. */
   clone(old: SvmRange, start = old.start, last = old.last): SvmRange {
-    return { ...old, start, last };
+    return makeRange(start, last, old.preferredLoc, old.prefetchLoc, old.granularity, old.flags, old.access, old.aip, old.mappedToGpu, old.bo);
   }
 
   insert(r: SvmRange): void {
@@ -95,12 +107,12 @@ export class RangeList {
   }
 
   at(page: number): SvmRange | undefined {
-    return this.tree.at(page)?.value;
+    return this.tree.valueAt(page);
   }
 
   /** The ranges overlapping [start, last], in address order. */
   overlapping(start: number, last: number): SvmRange[] {
-    return this.tree.overlapping(start, last + 1).map((i) => i.value);
+    return this.tree.overlappingValues(start, last + 1);
   }
 
   all(): SvmRange[] {
@@ -225,13 +237,14 @@ export function planAdd(
   gpuIdx: (gpuId: number) => number,
 ): AddPlan {
   const last = start + size - 1;
-  const hit = list.overlapping(start, last);
-  // The common case, one range exactly covering the span: updated in place (or left alone).
-  if (hit.length === 1 && hit[0]!.start === start && hit[0]!.last === last) {
-    const node = hit[0]!;
+  // The common case, one range exactly covering the span (then no other range overlaps it): updated in
+  // place (or left alone), found with one lookup and no list of hits.
+  const node = list.tree.exact(start, last + 1);
+  if (node) {
     const update = isSameAttrs(node, attrs, gpuIdx) && node.mappedToGpu ? NONE : [node];
     return { update, insert: NONE, remove: NONE, remap: NONE, newPages: 0 };
   }
+  const hit = list.overlapping(start, last);
   // Kept in insertion order; reversed at the end to give list_add's head-first order.
   const updateOrder: SvmRange[] = [];
   const insert: SvmRange[] = [];

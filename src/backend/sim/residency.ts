@@ -52,8 +52,8 @@ export class Residency {
 
   /** prange->actual_loc: the gpu_id holding this range's VRAM pages, or 0. */
   actualLoc(r: SvmRange): number {
-    const run = this.runs.find(r.start, r.last + 1, () => true);
-    return run ? (this.gpus[run.value]?.gpuId ?? 0) : 0;
+    const idx = this.runs.firstValue(r.start, r.last + 1);
+    return idx === undefined ? 0 : (this.gpus[idx]?.gpuId ?? 0);
   }
 
   /** Pages of [a, b) on the GPU with this index. */
