@@ -35,6 +35,18 @@ describe.runIf(isLinuxX64)('prebuilds/linux-x64', () => {
     expect(out).toBe(`node-gyp ${sourceHash(root)}`);
   });
 
+  it('needs no glibc newer than 2.28 (the floor of Node 20 itself; native/glibc_compat.cc)', () => {
+    let dyn: string;
+    try {
+      dyn = execFileSync('objdump', ['-T', prebuild], { encoding: 'utf8' });
+    } catch {
+      return; // no binutils here: nothing to inspect with
+    }
+    const versions = [...dyn.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => Number(m[1]) * 1000 + Number(m[2]));
+    expect(versions.length).toBeGreaterThan(0);
+    expect(Math.max(...versions)).toBeLessThanOrEqual(2028);
+  });
+
   it('is tracked by git (so a clone has it)', () => {
     let tracked: string;
     try {
