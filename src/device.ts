@@ -20,12 +20,17 @@ export interface DeviceAllocOptions {
 
 /** @internal What open() hands the Device. */
 export interface DeviceInit {
+  /** The opened backend. */
   backend: Backend;
+  /** The machine, from discover.ts. */
   gpus: readonly Gpu[];
+  /** CPU nodes. */
   cpus: readonly Cpu[];
+  /** Soft Reserved ranges. */
   spmRanges: readonly SpmRange[];
   /** gpu_ids whose VM was acquired. */
   vmGpuIds: readonly number[];
+  /** Why `auto` fell back to the simulator, if it did. */
   fallbackReason: string | undefined;
   /** Warnings from discovery (e.g. hidden iomem addresses). */
   notes: readonly string[];

@@ -89,6 +89,7 @@ export class SvmError extends Error {
   /** A sentence a person can act on. */
   readonly hint: string;
 
+  /** Made by the API; `details.hint` defaults to the code's hint. */
   constructor(code: SvmErrorCode, message: string, details: SvmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;

@@ -49,7 +49,10 @@ export interface EventOptions {
 }
 
 /** A typed event: the parsed record, plus the GPU whose event fd delivered it. */
-export type SvmEvent = SmiEventRecord & { readonly gpu: Gpu };
+export type SvmEvent = SmiEventRecord & {
+  /** The GPU whose event fd delivered it (the kernel reports a migration on the GPU node that migrates). */
+  readonly gpu: Gpu;
+};
 
 const HIGH_WATER = 4096;
 

@@ -9,7 +9,9 @@ import { describe } from './gpu.js';
 
 /** A part of a buffer: `offset` and `length` in bytes, both multiples of 4096, `length > 0`. */
 export interface Span {
+  /** Bytes from the start of the buffer; a multiple of 4096. */
   offset: number;
+  /** Bytes in the span; a multiple of 4096, more than 0. */
   length: number;
 }
 
