@@ -48,7 +48,8 @@ cp /bin/busybox "$WORK/root/bin/busybox"
   printf 'cd %q\n' "$REPO_DIR"
   printf 'export PATH=%q:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$(dirname "$NODE")"
   printf 'export HOME=/tmp/home KFD_SVM_IN_VM=1 KFD_SVM_VM_KERNEL=%q KFD_SVM_VM_MODE=%q\n' "$KERNEL" "$MODE"
-  printf 'export KFD_SVM_HMM_HELPER=%q KFD_SVM_VM_OUT=/tmp/kvm-out CI=%q NO_COLOR=1\n' "$HELPER" "${CI:-}"
+  # CI=1: the serial console is a tty, and vitest would redraw its progress on it every second.
+  printf 'export KFD_SVM_HMM_HELPER=%q KFD_SVM_VM_OUT=/tmp/kvm-out CI=1 NO_COLOR=1\n' "$HELPER"
   printf 'mkdir -p "$HOME"\n'
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$WORK/root/cmd.sh"

@@ -108,13 +108,27 @@ static int run_hmm(int dev, unsigned long npages) {
     printf("{\"device\":%d,\"mmapErrno\":%d}\n", dev, errno);
     return 3;
   }
+  /* MIGRATE_TO_DEV copies the migrated data back through cmd.ptr for verification
+   * (dmirror_migrate_to_device -> dmirror_do_read -> copy_to_user): without a buffer it answers EFAULT
+   * after the pages have moved. hmm-tests.c passes buffer->mirror the same way. */
+  unsigned char *mirror = malloc(size);
+  if (!mirror) {
+    printf("{\"device\":%d,\"mallocFailed\":true}\n", dev);
+    return 3;
+  }
   uint32_t *words = (uint32_t *)buf;
   size_t nwords = size / sizeof(uint32_t);
   for (size_t i = 0; i < nwords; i++) words[i] = (uint32_t)i;
 
   printf("{\"device\":%d,\"peer\":%d,\"npages\":%lu,\"pageSize\":%ld", dev, peer, npages, page_size);
   snapshot(fd, "beforeMigrate", buf, npages);
-  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, "migrateToDev", buf, NULL, npages);
+  memset(mirror, 0, size);
+  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, "migrateToDev", buf, mirror, npages);
+  /* What the device read back from its memory after the migration must be the original data. */
+  size_t devbad = 0;
+  for (size_t i = 0; i < nwords; i++)
+    if (((uint32_t *)mirror)[i] != (uint32_t)i) devbad++;
+  printf(",\"deviceCopyMismatches\":%zu", devbad);
   snapshot(fd, "afterMigrate", buf, npages);
   if (pfd >= 0) snapshot(pfd, "peerAfterMigrate", buf, npages);
 
@@ -128,20 +142,21 @@ static int run_hmm(int dev, unsigned long npages) {
   snapshot(fd, "afterCpuRead", buf, npages);
 
   /* Back to the device, then a CPU write. */
-  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, "migrateToDevAgain", buf, NULL, npages);
+  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, "migrateToDevAgain", buf, mirror, npages);
   snapshot(fd, "beforeCpuWrite", buf, npages);
   for (size_t i = 0; i < nwords; i++) vw[i] = (uint32_t)(i ^ 0xa5a5a5a5u);
   snapshot(fd, "afterCpuWrite", buf, npages);
 
   /* Migrate to the device once more and explicitly back to system memory. */
-  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, "migrateToDevThird", buf, NULL, npages);
-  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, "migrateToSys", buf, NULL, npages);
+  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, "migrateToDevThird", buf, mirror, npages);
+  dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, "migrateToSys", buf, mirror, npages);
   snapshot(fd, "afterMigrateToSys", buf, npages);
   bad = 0;
   for (size_t i = 0; i < nwords; i++)
     if (vw[i] != (uint32_t)(i ^ 0xa5a5a5a5u)) bad++;
   printf(",\"finalMismatches\":%zu}\n", bad);
   munmap(buf, size);
+  free(mirror);
   if (pfd >= 0) close(pfd);
   close(fd);
   return 0;

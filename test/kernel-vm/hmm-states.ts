@@ -70,6 +70,7 @@ export interface HelperRun {
   beforeCpuWrite: number[];
   afterCpuWrite: number[];
   afterMigrateToSys: number[];
+  deviceCopyMismatches: number;
   cpuReadMismatches: number;
   finalMismatches: number;
 }
