@@ -474,7 +474,10 @@ export class IntervalMap<V> {
     let t = this.root;
     while (!t.leaf) t = t.kids[0]!;
     const out: Interval<V>[] = [];
-    for (let l: Leaf<V> | undefined = t; l; l = l.next) for (let j = 0; j < l.n; j++) out.push(this.entry(l, j));
+    for (let l: Leaf<V> | undefined = t; l; l = l.next) {
+      treeWork.nodes++;
+      for (let j = 0; j < l.n; j++) out.push(this.entry(l, j));
+    }
     return out;
   }
 }
