@@ -557,10 +557,14 @@ export class RunMap<V> {
     return out;
   }
 
-  /** Sets [a, b) to `value`, or clears it when `value` is undefined. */
-  assign(a: number, b: number, value: V | undefined): void {
+  /**
+   * Sets [a, b) to `value`, or clears it when `value` is undefined. `replaced` sees each old run's part
+   * within [a, b) first (callers keeping totals need no separate walk).
+   */
+  assign(a: number, b: number, value: V | undefined, replaced?: (start: number, end: number, value: V) => void): void {
     if (!(b > a)) return;
     for (const r of this.map.overlapping(a, b)) {
+      if (replaced) replaced(Math.max(r.start, a), Math.min(r.end, b), r.value);
       this.map.delete(r.start);
       if (r.start < a) this.map.insert(r.start, a, r.value);
       if (r.end > b) this.map.insert(b, r.end, r.value);

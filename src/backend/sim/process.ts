@@ -475,15 +475,16 @@ export class KfdProcess {
   /** kfd_migrate.c: svm_migrate_to_vram (and svm_migrate_vram_to_vram through system memory). */
   private toVram(r: SvmRange, best: number, s: number, l: number, trigger: number): number {
     const actual = this.actualLoc(r);
-    if (actual === 0 || actual === best) return this.ramToVram(r, best, s, l, trigger);
+    if (actual === 0 || actual === best) return this.ramToVram(r, best, s, l, trigger, actual);
     const e = this.vramToRam(r, r.start, r.last, trigger);
     if (e) return e;
     if (this.actualLoc(r) !== 0) return Errno.EBUSY; // -EDEADLK in the kernel; not reachable in the model
-    return this.ramToVram(r, best, s, l, trigger);
+    return this.ramToVram(r, best, s, l, trigger, 0);
   }
 
   /** kfd_migrate.c: svm_migrate_ram_to_vram + svm_migrate_vma_to_vram. Returns 0 or an errno. */
-  private ramToVram(r: SvmRange, best: number, s: number, l: number, trigger: number): number {
+  /** `actual` is prange->actual_loc as the caller just read it (making room evicts only other BOs). */
+  private ramToVram(r: SvmRange, best: number, s: number, l: number, trigger: number, actual: number): number {
     const g = this.gpu(best);
     if (!g) return Errno.ENODEV;
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
@@ -492,7 +493,7 @@ export class KfdProcess {
     // evict least recently used BOs.
     const need = this.mem.hasBoOn(r, g) ? 0 : npages(r);
     if (!this.makeRoom(g, need, r)) return Errno.ENOMEM;
-    const hadVram = this.actualLoc(r) !== 0;
+    const hadVram = actual !== 0;
     this.mem.attachBo(r, g);
     let moved = 0;
     for (const c of this.vmaChunks(s, l).chunks) {
@@ -622,9 +623,11 @@ export class KfdProcess {
    */
   private validateAndMap(r: SvmRange, s: number, l: number, only: number): number {
     let mask: number;
-    const actual = this.actualLoc(r);
+    // prange->actual_loc, read once and only when the answer needs it (a residency lookup per read).
+    let actual = -1;
     if (only !== ALL_GPUS) mask = 1 << only;
     else if (this.xnack) {
+      actual = this.actualLoc(r);
       mask = r.aip;
       if (actual) {
         const ai = this.gpuIdx(actual);
@@ -634,6 +637,7 @@ export class KfdProcess {
     } else mask = r.access | r.aip;
     if (mask === 0) return 0;
     if (someBit(mask, (idx) => !this.vms.has(idx))) return Errno.EINVAL;
+    if (actual < 0) actual = this.actualLoc(r);
     // svm_range_map_to_gpus: a GPU outside the XGMI hive of the BO's GPU cannot map its VRAM.
     const boGpu = actual ? this.gpu(actual) : undefined;
     const { chunks, hole } = this.vmaChunks(s, l);

@@ -63,10 +63,15 @@ export class Residency {
 
   /** Puts [a, b) in a GPU's VRAM (gpuidx) or in system memory (undefined). */
   set(a: number, b: number, idx: number | undefined): void {
-    for (const run of this.runs.runs(a, b)) this.resident[run.value] = (this.resident[run.value] ?? 0) - (run.end - run.start);
+    if (!(b > a)) return;
     if (idx !== undefined) this.resident[idx] = (this.resident[idx] ?? 0) + (b - a);
-    this.runs.assign(a, b, idx);
+    this.runs.assign(a, b, idx, this.unresident);
   }
+
+  /** Takes a replaced run's pages off its GPU's resident count. */
+  private readonly unresident = (start: number, end: number, idx: number): void => {
+    this.resident[idx] = (this.resident[idx] ?? 0) - (end - start);
+  };
 
   /** True when the range already has a BO on this GPU (no allocation needed to move pages there). */
   hasBoOn(r: SvmRange, g: SimGpu): boolean {
