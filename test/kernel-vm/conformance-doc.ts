@@ -42,6 +42,7 @@ export interface DocInputs {
   hmm: RecordedHmm;
   simTraces: { private: ResidenceTrace; coherent: ResidenceTrace };
   topology: { real: string; sim: string };
+  iomem: { boot: string; reader: string; found: string }[];
 }
 
 export function conformanceDoc(d: DocInputs): string {
@@ -71,7 +72,7 @@ export function conformanceDoc(d: DocInputs): string {
     );
   }
   out.push(
-    `| \`topology\` | parseTopology(backend.machine.topology) | ${d.topology.real} | ${d.topology.sim} | shape | same as SVM on | kfd_topology.c: virtual CRAT with one CPU node when no GPU |`,
+    `| \`topology\` | parseTopology(backend.machine.topology): node kinds and counts | ${d.topology.real} | ${d.topology.sim} | ${d.topology.real === d.topology.sim ? 'yes' : '**NO**'} | same as SVM on | kfd_topology.c: a virtual CRAT with one CPU node when there is no GPU |`,
     '',
     '## Raw ioctls the contract cannot express (test/hmm-helper, real kernel only)',
     '',
@@ -100,6 +101,22 @@ export function conformanceDoc(d: DocInputs): string {
       `| ${st} | ${t.dmirror0?.[st] ?? '?'} | ${t.dmirror1?.[st] ?? '?'} | ${d.simTraces.private[st]} | ${t.dmirror2?.[st] ?? '?'} | ${t.dmirror3?.[st] ?? '?'} | ${d.simTraces.coherent[st]} |`,
     );
   }
-  out.push('', 'Raw snapshot bytes per step are in `test/kernel-vm/fixtures/hmm-answers.json`.', '');
+  out.push(
+    '',
+    'Raw snapshot bytes per step are in `test/kernel-vm/fixtures/hmm-answers.json`. The peer device\'s snapshot',
+    'right after the migration: coherent pages are ordinary PTEs and show as COHERENT_REMOTE; private pages of',
+    'another owner are swap entries that hmm_range_fault does not report without a fault request (NONE).',
+    '',
+    '## /proc/iomem as the guest listed it',
+    '',
+    '| boot | reader | what parseIomem found |',
+    '|---|---|---|',
+    ...d.iomem.map((r) => `| ${r.boot} | ${r.reader} | ${cell(r.found)} |`),
+    '',
+    'Linux 6.12 differs from the 6.1 listing in the reference: dax_hmem no longer puts an `hmem.N` resource above',
+    '`Soft Reserved`, and it creates the dax region with IORESOURCE_DAX_KMEM, so the built-in kmem driver onlines',
+    'it (`System RAM (kmem)` under `daxN.0`).',
+    '',
+  );
   return out.join('\n');
 }
