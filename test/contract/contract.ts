@@ -230,6 +230,17 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
         for (const g of svmGpus()) expect(st.access.get(g.gpuId), `gpu ${g.gpuId}`).toBe(expected);
       });
 
+      it('a new range\'s default access follows the XNACK mode, both ways', async (ctx) => {
+        needGpu(ctx.skip);
+        if (!device.gpus.every((g) => g.xnackCapable)) ctx.skip('a GPU without per-process XNACK');
+        await fresh();
+        for (const mode of [!device.xnack, device.xnack]) {
+          device.setXnack(mode);
+          const buf = await alloc(PAGE_SIZE);
+          for (const g of svmGpus()) expect(buf.get().access.get(g.gpuId), `xnack ${mode}`).toBe(mode ? 'access' : 'none');
+        }
+      });
+
       it('aligns to 2 MiB on request', async (ctx) => {
         needGpu(ctx.skip);
         const buf = await alloc(MiB, { align2M: true });
