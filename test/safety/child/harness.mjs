@@ -4,6 +4,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
+/** mark / unmappedState / untilUnmapped: is memory we unmapped gone (race-free against reuse)? */
+export { mark, unmappedState, untilUnmapped } from '../../native/unmapped.mjs';
+
 const require = createRequire(import.meta.url);
 const path = process.env.KFD_SVM_NATIVE_PATH;
 if (!path) throw new Error('harness: KFD_SVM_NATIVE_PATH must name the addon binary (test/safety/child.ts sets it)');
