@@ -161,9 +161,10 @@ static Napi::Value MakeSource(Napi::Env env, int fd) {
   return ext;
 }
 
+// The event fd from AMDKFD_IOC_SMI_EVENTS is ours alone: anon_inode_getfd(..., O_RDWR) in
+// kfd_smi_event_open sets no O_CLOEXEC, and a child we spawn must not inherit it. O_NONBLOCK does not
+// matter to KFD's fd (kfd_smi_ev_read never sleeps) but keeps the reader from blocking on a stand-in.
 static void Prepare(int fd) {
-  // anon_inode_getfd(..., O_RDWR) in kfd_smi_event_open sets no O_CLOEXEC: a child we spawn must not
-  // inherit the event fd. O_NONBLOCK only matters for fds that are not KFD's (whose read never blocks).
   ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
@@ -196,15 +197,24 @@ static Napi::Value Open(const Napi::CallbackInfo& info) {
   return MakeSource(env, fd);
 }
 
-// smiAdopt(fd: number): SmiHandle over a dup of fd (an SMI fd obtained elsewhere, or a pipe in tests).
-// The caller keeps its own fd. No mask is written.
+// smiAdopt(fd: number): SmiHandle over our own fd for what the caller's fd refers to (an SMI fd obtained
+// elsewhere, or a FIFO in tests). The caller keeps its fd, and its flags: a dup would share the caller's
+// open file description, so setting O_NONBLOCK on the dup would set it on the caller's fd too (stdin, say).
+// So the file is opened again through /proc/self/fd/N, with the caller's access mode, as a description of
+// our own that may be non-blocking. Where that cannot be done (an SMI fd is an anonymous inode, whose
+// open is no_open: ENXIO; a socket; no /proc) the fd is dup'ed and its flags are left alone: KFD's read
+// never blocks (kfd_smi_ev_read answers EAGAIN), and the reader only reads after poll() reports data.
+// No mask is written.
 static Napi::Value Adopt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t src = ArgU32(info, 0, "fd");
   if (src > 0x7fffffff) ThrowRange(env, "fd out of range");
-  int fd = ::fcntl(static_cast<int>(src), F_DUPFD_CLOEXEC, 0);
+  int flags = ::fcntl(static_cast<int>(src), F_GETFL);
+  if (flags < 0) ThrowSys(env, SysError{errno, "fcntl", "F_GETFL", ""});
+  std::string self = "/proc/self/fd/" + std::to_string(src);
+  int fd = ::open(self.c_str(), (flags & O_ACCMODE) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) fd = ::fcntl(static_cast<int>(src), F_DUPFD_CLOEXEC, 0);
   if (fd < 0) ThrowSys(env, SysError{errno, "fcntl", "F_DUPFD_CLOEXEC", ""});
-  Prepare(fd);
   return MakeSource(env, fd);
 }
 

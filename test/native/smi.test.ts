@@ -115,4 +115,24 @@ describe('SMI event source', () => {
     }
     expect(live().length).toBe(before.size);
   });
+
+  it("adopting an fd leaves the caller's fd as it was (no O_NONBLOCK on the caller's file description)", async () => {
+    const flagsOf = (f: number) => parseInt(/flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${f}`, 'utf8'))?.[1] ?? 'x', 8);
+    const O_NONBLOCK = 0o4000;
+    const mine = openSync(fifo, 'r+'); // blocking, like a process's stdin
+    try {
+      const before = flagsOf(mine);
+      expect(before & O_NONBLOCK).toBe(0);
+      const s = new KfdSmiEventSource(addon, addon.smiAdopt(mine));
+      // The adopted source still reads what is written, without blocking the caller's fd.
+      const p = s.read();
+      writeSync(mine, '3 1 -1 0 0\n');
+      expect(await p).toBe('3 1 -1 0 0\n');
+      expect(flagsOf(mine)).toBe(before);
+      s.close();
+      expect(flagsOf(mine)).toBe(before);
+    } finally {
+      closeSync(mine);
+    }
+  });
 });
