@@ -32,7 +32,8 @@ export type FlagName =
   | 'gpu-read-only'
   | 'gpu-exec'
   | 'gpu-read-mostly'
-  | 'gpu-always-mapped';
+  | 'gpu-always-mapped'
+  | 'ext-coherent';
 
 /** Every flag name, in bit order. */
 export const FLAG_NAMES: readonly FlagName[] = [
@@ -43,6 +44,7 @@ export const FLAG_NAMES: readonly FlagName[] = [
   'gpu-exec',
   'gpu-read-mostly',
   'gpu-always-mapped',
+  'ext-coherent',
 ];
 
 const FLAG_BITS: Record<FlagName, number> = {
@@ -53,6 +55,7 @@ const FLAG_BITS: Record<FlagName, number> = {
   'gpu-exec': SvmFlag.GPU_EXEC,
   'gpu-read-mostly': SvmFlag.GPU_READ_MOSTLY,
   'gpu-always-mapped': SvmFlag.GPU_ALWAYS_MAPPED,
+  'ext-coherent': SvmFlag.EXT_COHERENT,
 };
 
 /** The kernel's bit for a flag name. */
@@ -72,6 +75,7 @@ const _abiFlagCheck: Record<SvmFlagName, true> = {
   GPU_EXEC: true,
   GPU_READ_MOSTLY: true,
   GPU_ALWAYS_MAPPED: true,
+  EXT_COHERENT: true,
 };
 void _abiFlagCheck;
 

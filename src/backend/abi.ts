@@ -33,10 +33,12 @@ export const SvmFlag = {
   GPU_EXEC: 0x10,
   GPU_READ_MOSTLY: 0x20,
   GPU_ALWAYS_MAPPED: 0x40,
+  /** Extended coherence (ioctl 1.16+): the GPU maps the range with MTYPE_CC/UC for cross-device coherence. */
+  EXT_COHERENT: 0x80,
 } as const;
 export type SvmFlagName = keyof typeof SvmFlag;
 /** Every flag bit the 6.12 kernel defines. */
-export const SVM_FLAGS_ALL = 0x7f;
+export const SVM_FLAGS_ALL = 0xff;
 
 /** `KFD_IOCTL_SVM_LOCATION_*`: any other value is a gpu_id. */
 export const SvmLocation = { SYSMEM: 0, UNDEFINED: 0xffffffff } as const;

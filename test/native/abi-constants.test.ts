@@ -15,11 +15,9 @@ describe('native ABI constants = src/backend/abi.ts', () => {
     for (const [k, v] of Object.entries(ts)) expect({ [k]: nat[k] }).toEqual({ [k]: v });
   });
 
-  it.each(groups)('%s: every native name is in abi.ts (or is listed here as known to be missing)', (g) => {
-    // EXT_COHERENT (0x80) is in the 6.12 uapi header (kfd_ioctl.h) but not in abi.ts; reported to its owner.
-    const knownMissing: Record<string, string[]> = { SvmFlag: ['EXT_COHERENT'] };
+  it.each(groups)('%s: every native name is in abi.ts', (g) => {
     const ts = abi[g] as Record<string, number>;
-    const missing = Object.keys(addon.abi[g]).filter((k) => !(k in ts) && !(knownMissing[g] ?? []).includes(k));
+    const missing = Object.keys(addon.abi[g]).filter((k) => !(k in ts));
     expect(missing).toEqual([]);
   });
 

@@ -32,7 +32,7 @@ export const allocCheck: SmokeCheck = {
       checkEqual(a.prefetchLocation, 'undefined', 'default prefetch location');
       checkEqual(a.flags['host-access'], true, 'default host-access flag');
       checkEqual(a.flags.coherent, true, 'default coherent flag');
-      for (const f of ['hive-local', 'gpu-read-only', 'gpu-exec', 'gpu-read-mostly', 'gpu-always-mapped'] as const) {
+      for (const f of ['hive-local', 'gpu-read-only', 'gpu-exec', 'gpu-read-mostly', 'gpu-always-mapped', 'ext-coherent'] as const) {
         checkEqual(a.flags[f], false, `default ${f} flag`);
       }
       check(a.granularity >= 0 && a.granularity <= 0x1b, `default granularity ${a.granularity} is above the kernel's cap (0x1b)`);
