@@ -10,6 +10,7 @@
  * amdgpu's devm_request_free_mem_region uses dev_name(), the PCI address; test_hmm uses "hmm_dmirror").
  */
 import { ParseError } from './errors.js';
+import { withBigintJson } from './bigint-json.js';
 
 /** r_show's MAX_IORES_LEVEL: deeper resources are printed at this depth. */
 export const MAX_IORES_LEVEL = 5;
@@ -206,20 +207,7 @@ export function parseIomem(text: string, options: IomemParseOptions = {}): Iomem
     systemRamBytes: hidden ? undefined : 0n,
   };
   for (const r of roots) annotate(r, undefined, options, result);
-  // JSON.stringify cannot write bigints; give the result a toJSON that writes them as decimal strings.
-  Object.defineProperty(result, 'toJSON', { value: () => jsonSafe(result), enumerable: false });
-  return result;
-}
-
-function jsonSafe(v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
-    return out;
-  }
-  return v;
+  return withBigintJson(result);
 }
 
 /** Hex digits (at most 16, checked by the line pattern) as a bigint; short ones go through a number. */

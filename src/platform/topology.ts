@@ -32,6 +32,7 @@ import {
   type HeapTypeName,
   type IoLinkFlags,
 } from './kfd-sysfs.js';
+import { withBigintJson } from './bigint-json.js';
 
 /** A property value: a number when it is a safe integer, else a bigint (hive_id, unique_id, ...). */
 export type PropertyValue = number | bigint;
@@ -426,20 +427,7 @@ function readOnce(r: Reader, attempt: number, withCaches: boolean): TopologyPres
     attempts: attempt,
     warnings,
   };
-  // JSON.stringify cannot write bigints; give the result a toJSON that writes them as decimal strings.
-  Object.defineProperty(result, 'toJSON', { value: () => jsonSafe(result), enumerable: false });
-  return result;
-}
-
-function jsonSafe(v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
-    return out;
-  }
-  return v;
+  return withBigintJson(result);
 }
 
 function absent(): TopologyAbsent {
