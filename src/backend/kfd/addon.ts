@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SvmAttribute } from '../contract.js';
+import type { KfdVersion, ProcessAperture, SvmAttribute } from '../contract.js';
 
 declare const deviceBrand: unique symbol;
 declare const mappingBrand: unique symbol;
@@ -69,16 +69,8 @@ export interface NativeAddon {
   /** Idempotent; closes /dev/kfd and the render nodes (after any SVM call still running). */
   kfdClose(h: NativeDeviceHandle): void;
   kfdIsOpen(h: NativeDeviceHandle): boolean;
-  kfdGetVersion(h: NativeDeviceHandle): { major: number; minor: number };
-  kfdGetProcessApertures(h: NativeDeviceHandle): {
-    gpuId: number;
-    ldsBase: bigint;
-    ldsLimit: bigint;
-    scratchBase: bigint;
-    scratchLimit: bigint;
-    gpuvmBase: bigint;
-    gpuvmLimit: bigint;
-  }[];
+  kfdGetVersion(h: NativeDeviceHandle): KfdVersion;
+  kfdGetProcessApertures(h: NativeDeviceHandle): ProcessAperture[];
   /** Opens renderPath (once per gpuId, kept until close) and issues ACQUIRE_VM with it. */
   kfdAcquireVm(h: NativeDeviceHandle, gpuId: number, renderPath: string): void;
   /** SET_XNACK_MODE: mode < 0 queries; returns the mode in force (0 or positive). */
