@@ -37,7 +37,7 @@ export interface ChildRun<T> {
 const CRASH_MARKERS = /AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|FATAL ERROR|Segmentation fault|Aborted|terminate called/;
 
 /**
- * Runs `body` (an ES module body; `h` is the harness: addon, fds, maps, isMapped, gcUntil, errorOf, report, mark, unmappedState, untilUnmapped)
+ * Runs `body` (an ES module body; `h` is the harness: addon, fds, maps, isMapped, gcUntil, errorOf, report, fifo, mark, unmappedState, untilUnmapped)
  * in a fresh `node --expose-gc`. `preload`: a shared library to LD_PRELOAD as well.
  */
 export function runChild<T = unknown>(

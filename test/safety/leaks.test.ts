@@ -237,15 +237,10 @@ describe('memory', () => {
   });
 });
 
-/** A FIFO opened read-write (never blocks on Linux) stands in for an SMI event fd. */
+/** A FIFO (h.fifo) stands in for an SMI event fd. */
 const FIFO = `
-  const { execFileSync } = await import('node:child_process');
   const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfd-svm-leaks-'));
-  execFileSync('mkfifo', [path.join(dir, 'fifo')]);
-  const fifo = fs.openSync(path.join(dir, 'fifo'), fs.constants.O_RDWR);
+  const fifo = h.fifo().fd;
   const threads = () => fs.readdirSync('/proc/self/task').length;
 `;
 

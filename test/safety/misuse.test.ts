@@ -226,11 +226,7 @@ describe('concurrency', () => {
   it('concurrent reads on one source: one waits, the others are EBUSY; close wakes it with end of stream', () => {
     const r = childResult<Record<string, number>>(
       runChild(`
-        const fs = await import('node:fs');
-        const { execFileSync } = await import('node:child_process');
-        const dir = fs.mkdtempSync('/tmp/kfd-svm-misuse-');
-        execFileSync('mkfifo', [dir + '/f']);
-        const fifo = fs.openSync(dir + '/f', fs.constants.O_RDWR);
+        const fifo = h.fifo().fd;
         const tally = {};
         for (let round = 0; round < 50; round++) {
           const sources = Array.from({ length: 8 }, () => addon.smiAdopt(fifo));
@@ -239,7 +235,6 @@ describe('concurrency', () => {
           for (const s of sources.reverse()) { addon.smiClose(s); addon.smiClose(s); }
           for (const k of await Promise.all(reads)) tally[k] = (tally[k] ?? 0) + 1;
         }
-        fs.closeSync(fifo); fs.rmSync(dir, { recursive: true });
         h.report(tally);
       `),
     );
@@ -250,10 +245,7 @@ describe('concurrency', () => {
     const r = childResult<{ exits: number[]; ready: number; mainStillWorks: string }>(
       runChild(`
         const { Worker } = await import('node:worker_threads');
-        const fs = await import('node:fs');
-        const { execFileSync } = await import('node:child_process');
-        const dir = fs.mkdtempSync('/tmp/kfd-svm-workers-');
-        execFileSync('mkfifo', [dir + '/f']);
+        const fifo = h.fifo().path;
         // CommonJS worker: the addon is a per-environment Node-API module, each worker gets its own instance.
         const code = \`
           const { parentPort, workerData } = require('node:worker_threads');
@@ -272,11 +264,10 @@ describe('concurrency', () => {
         let ready = 0;
         for (let round = 0; round < 6; round++) {
           const ws = Array.from({ length: 3 }, () =>
-            new Worker(code, { eval: true, execArgv: [], workerData: { path: process.env.KFD_SVM_NATIVE_PATH, fifo: dir + '/f' } }));
+            new Worker(code, { eval: true, execArgv: [], workerData: { path: process.env.KFD_SVM_NATIVE_PATH, fifo } }));
           await Promise.all(ws.map((w) => new Promise((res, rej) => { w.once('message', () => { ready++; res(); }); w.once('error', rej); })));
           for (const w of ws) exits.push(await w.terminate());
         }
-        fs.rmSync(dir, { recursive: true });
         // The main thread's instance is untouched by the workers' teardown.
         const mp = addon.memAlloc(4096); new Uint8Array(mp.buffer)[0] = 1; addon.memFree(mp.handle);
         h.report({ exits, ready, mainStillWorks: h.errorOf(() => addon.kfdGetVersion(addon.kfdOpen('/dev/null')))?.code });
@@ -328,14 +319,9 @@ describe('concurrency', () => {
 
   it('the process exits promptly and cleanly with reads pending, after the sources are closed', () => {
     const run = runChild(`
-      const fs = await import('node:fs');
-      const { execFileSync } = await import('node:child_process');
-      const dir = fs.mkdtempSync('/tmp/kfd-svm-exit-');
-      execFileSync('mkfifo', [dir + '/f']);
-      const fifo = fs.openSync(dir + '/f', fs.constants.O_RDWR);
+      const fifo = h.fifo().fd;
       const sources = Array.from({ length: 16 }, () => addon.smiAdopt(fifo));
       for (const s of sources) addon.smiRead(s).catch(() => 0);
-      fs.rmSync(dir, { recursive: true });
       h.report('started');
       setImmediate(() => { for (const s of sources) addon.smiClose(s); }); // then nothing keeps the loop alive
     `, 30_000);
@@ -344,12 +330,7 @@ describe('concurrency', () => {
 
   it('process.exit() with reads, SVM calls and live mappings pending exits 0 without a crash', () => {
     const run = runChild(`
-      const fs = await import('node:fs');
-      const { execFileSync } = await import('node:child_process');
-      const dir = fs.mkdtempSync('/tmp/kfd-svm-exit-');
-      execFileSync('mkfifo', [dir + '/f']);
-      const fifo = fs.openSync(dir + '/f', fs.constants.O_RDWR);
-      fs.rmSync(dir, { recursive: true });
+      const fifo = h.fifo().fd;
       for (let i = 0; i < 16; i++) addon.smiRead(addon.smiAdopt(fifo)).catch(() => 0);
       const d = addon.kfdOpen('/dev/null');
       for (let i = 0; i < 50; i++) addon.kfdSvmAsync(d, 0, 4096n, 4096n, []).catch(() => 0);

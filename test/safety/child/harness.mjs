@@ -1,8 +1,10 @@
 // Loaded by the child node processes the safety tests spawn (test/safety/child.ts): the addon, and the
 // process's resources as the kernel sees them. Plain JS so the child needs no TypeScript loader.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /** mark / unmappedState / untilUnmapped: is memory we unmapped gone (race-free against reuse)? */
 export { mark, unmappedState, untilUnmapped } from '../../native/unmapped.mjs';
@@ -69,6 +71,19 @@ export async function gcUntil(done, rounds = 60) {
     if (done()) return true;
   }
   return done();
+}
+
+/**
+ * A FIFO opened read-write, which stands in for an SMI event fd: on Linux such an open never blocks and
+ * the fd never sees a hang-up, so a read on it waits until data comes or the source is closed. Its
+ * directory is removed when the process exits.
+ */
+export function fifo() {
+  const dir = mkdtempSync(join(tmpdir(), 'kfd-svm-fifo-'));
+  const path = join(dir, 'f');
+  execFileSync('mkfifo', [path]);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return { fd: openSync(path, constants.O_RDWR), path };
 }
 
 /** A caught error as plain data. */
