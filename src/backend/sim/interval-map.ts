@@ -1,6 +1,6 @@
 /**
  * Ordered maps of disjoint half-open intervals [start, end) over page numbers, as a B+ tree keyed by `start`
- * (sorted Float64Array keys per node, leaves linked in order). Every lookup, insert and delete is O(log n)
+ * (sorted arrays of double keys per node, leaves linked in order). Every lookup, insert and delete is O(log n)
  * in the number of intervals, never in their length: a 64 GiB interval is one entry. A B+ tree rather than
  * a binary tree because at 10^5 ranges the cost of a lookup is its cache misses: a treap descent touched ~25
  * scattered nodes, this one touches 3 nodes whose keys are contiguous.
