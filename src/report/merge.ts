@@ -125,6 +125,22 @@ export function hostFromFileName(file: string): string {
 }
 
 /** The time a report was started, for picking the newest of duplicates (unparseable dates sort first). */
+/** The row of a node with no report to read (unreadable file, or missing from the Slurm node list). */
+function rowWithoutReport(host: string, status: 'unreadable' | 'missing', reason: string, file?: string): NodeRow {
+  return {
+    host,
+    status,
+    ...(file === undefined ? {} : { file }),
+    gpus: 0,
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    failedChecks: [],
+    reason,
+    outliers: 0,
+  };
+}
+
 function startedMs(r: NodeReport): number {
   const t = Date.parse(r.startedAt);
   return Number.isNaN(t) ? -Infinity : t;
@@ -158,18 +174,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
         continue;
       }
       problems.push({ file: input.file, problem: r.reason });
-      unreadable.push({
-        host: hostFromFileName(input.file),
-        status: 'unreadable',
-        file: input.file,
-        gpus: 0,
-        passed: 0,
-        failed: 0,
-        skipped: 0,
-        failedChecks: [],
-        reason: r.reason,
-        outliers: 0,
-      });
+      unreadable.push(rowWithoutReport(hostFromFileName(input.file), 'unreadable', r.reason, input.file));
       continue;
     }
     for (const w of r.warnings) problems.push({ file: input.file, problem: w });
@@ -319,17 +324,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
     try {
       for (const h of expandHostlist(nodeList)) {
         if (rowsByHost.has(h)) continue;
-        rowsByHost.set(h, {
-          host: h,
-          status: 'missing',
-          gpus: 0,
-          passed: 0,
-          failed: 0,
-          skipped: 0,
-          failedChecks: [],
-          reason: 'in the Slurm node list but wrote no report',
-          outliers: 0,
-        });
+        rowsByHost.set(h, rowWithoutReport(h, 'missing', 'in the Slurm node list but wrote no report'));
       }
     } catch (e) {
       problems.push({ file: '(slurm)', problem: `cannot expand node list "${nodeList}": ${(e as Error).message}` });
