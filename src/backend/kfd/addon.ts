@@ -66,7 +66,10 @@ export interface NativeAddon {
 
   /** open(path, O_RDWR | O_CLOEXEC). ENOENT/EACCES errors carry a hint. */
   kfdOpen(path: string): NativeDeviceHandle;
-  /** Idempotent; closes /dev/kfd and the render nodes (after any SVM call still running). */
+  /**
+   * Idempotent; closes /dev/kfd once no SVM call still runs on it. The render nodes stay open for the life
+   * of the process: the kernel keeps the DRM file a GPU VM was acquired with (native/device.cc, g_render).
+   */
   kfdClose(h: NativeDeviceHandle): void;
   kfdIsOpen(h: NativeDeviceHandle): boolean;
   kfdGetVersion(h: NativeDeviceHandle): KfdVersion;
@@ -97,7 +100,10 @@ export interface NativeAddon {
 
   /** SMI_EVENTS(gpuId), then writes mask to the returned fd (made CLOEXEC). */
   kfdSmiOpen(h: NativeDeviceHandle, gpuId: number, mask: bigint): NativeSmiHandle;
-  /** An event source over a dup of an fd the caller owns (an SMI fd from elsewhere; a FIFO in tests). */
+  /**
+   * An event source over a file description of its own for what the caller's fd refers to (an SMI fd from
+   * elsewhere; a FIFO in tests). The caller's fd and its flags are left as they were.
+   */
   smiAdopt(fd: number): NativeSmiHandle;
   /** The next chunk of event text, waited for on a thread of its own; '' once closed. One at a time. */
   smiRead(h: NativeSmiHandle): Promise<string>;

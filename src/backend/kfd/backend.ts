@@ -4,7 +4,7 @@
  * structs (TypeError/RangeError), and the kernel's refusals arrive as KernelError.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { SvmOp } from '../abi.js';
+import { Errno, SvmOp } from '../abi.js';
 import type {
   AllocOptions,
   Backend,
@@ -113,7 +113,7 @@ export class KfdBackend implements Backend {
   }
 
   alloc(size: number, options?: AllocOptions): MappedMemory {
-    if (this.closed) throw new KernelError(9, 'mmap', undefined, 'the backend is closed');
+    if (this.closed) throw new KernelError(Errno.EBADF, 'mmap', undefined, 'the backend is closed');
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new TypeError('options must be an object');
     }
@@ -128,7 +128,7 @@ export class KfdBackend implements Backend {
 
   /** A no-op on real hardware: the MMU and the kernel's fault handler do the work. */
   async cpuAccess(start: bigint, size: bigint, mode: 'read' | 'write'): Promise<void> {
-    if (this.closed) throw new KernelError(9, 'access', undefined, 'the backend is closed');
+    if (this.closed) throw new KernelError(Errno.EBADF, 'access', undefined, 'the backend is closed');
     void start;
     void size;
     void mode;
