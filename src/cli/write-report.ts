@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A host name safe in a file name (Slurm node names are, but `hostname` may return anything). */
@@ -14,7 +14,12 @@ export function writeNodeReport(dir: string, kind: 'smoke' | 'bench', host: stri
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${kind}-${fileSafeHost(host)}.json`);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // a full disk or a failed rename must not leave the half-written file
+    throw e;
+  }
   return file;
 }
