@@ -74,6 +74,19 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** The longest delay setTimeout holds (2^31-1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Aborts `stop` after `ms`, re-arming for delays setTimeout cannot hold in one go. Returns the cancel. */
+export function abortAfter(ms: number, stop: AbortController): () => void {
+  let t: NodeJS.Timeout | undefined;
+  const arm = (left: number): void => {
+    t = setTimeout(() => (left > MAX_TIMEOUT_MS ? arm(left - MAX_TIMEOUT_MS) : stop.abort()), Math.min(left, MAX_TIMEOUT_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(t);
+}
+
 /** Prefetch round trips and CPU touches on each GPU until aborted: events to look at on the sim. */
 async function demoWorkload(device: Device, gpus: readonly Gpu[], signal: AbortSignal): Promise<void> {
   const targets = gpus.filter((g) => g.svmCapable);
@@ -129,7 +142,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
       const device = await openDevice(globalOptions(cmd));
       const stop = new AbortController();
       const unsubscribe = io.onSignal(() => stop.abort());
-      let timer: NodeJS.Timeout | undefined;
+      let cancelTimer: (() => void) | undefined;
       let keepAlive: NodeJS.Timeout | undefined;
       let n = 0;
       let demo: Promise<void> | undefined;
@@ -143,7 +156,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
         // Keep Node's event loop alive while waiting: a quiet event source (the sim with no workload) holds
         // no handle, and Node would otherwise exit mid-await (exit code 13).
         keepAlive = setInterval(() => undefined, 1 << 30);
-        if (opts.duration !== undefined) timer = setTimeout(() => stop.abort(), opts.duration * 1000);
+        if (opts.duration !== undefined) cancelTimer = abortAfter(opts.duration * 1000, stop);
         const runDemo = opts.demo ?? device.backend === 'sim';
         if (io.stderr.isTTY) {
           line(io.stderr, `listening on ${gpus.length} GPU(s) (${device.backend}${runDemo ? ', demo workload running' : ''}); Ctrl-C to stop`);
@@ -160,7 +173,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
         }
       } finally {
         stop.abort();
-        if (timer) clearTimeout(timer);
+        cancelTimer?.();
         if (keepAlive) clearInterval(keepAlive);
         await demo;
         unsubscribe();
