@@ -42,6 +42,9 @@ export function collectEvents(device: Device, gpus: readonly Gpu[], kinds: reado
         });
         wake = undefined;
       }
+      // The deadline is wall-clock time: on a loaded machine this process may be descheduled past it while
+      // events already delivered still wait in the stream's queue. Let those in before answering.
+      if (!done(seen)) await new Promise<void>((resolve) => setImmediate(resolve));
       return [...seen];
     },
     close() {
