@@ -116,13 +116,7 @@ export async function runSmoke(options: SmokeOptions, hooks: SmokeHooks = {}): P
   }
 
   try {
-    let gpus: Gpu[];
-    try {
-      gpus = options.selectGpus ? options.selectGpus(device.gpus) : [...device.gpus];
-    } catch (e) {
-      await device.close();
-      throw e;
-    }
+    const gpus: Gpu[] = options.selectGpus ? options.selectGpus(device.gpus) : [...device.gpus]; // a bad --gpu throws; finally closes
     report.backend = device.backend;
     // A profile describes the simulator's machine; the kernel's machine is the real one.
     if (device.backend !== 'sim') delete report.profile;
