@@ -194,6 +194,26 @@ describe('buffers', () => {
   });
 });
 
+describe('smiAdopt and the caller\'s fd', () => {
+  it('an fd that cannot be opened again (a socket: the child\'s stdin) is dup\'ed with its flags left alone', () => {
+    // fd 0 of the child is one end of the socketpair libuv gives spawnSync's stdin: /proc/self/fd/0 does
+    // not open (ENXIO), as for KFD's anonymous SMI fd, so smiAdopt shares the caller's file description
+    // and must not make it non-blocking.
+    const r = childResult<Record<string, unknown>>(
+      runChild(`
+        const fs = await import('node:fs');
+        const flags = (fd) => parseInt(/flags:\\s*([0-7]+)/.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8);
+        const before = flags(0);
+        const s = addon.smiAdopt(0);
+        const during = flags(0);
+        addon.smiClose(s);
+        h.report({ kind: fs.readlinkSync('/proc/self/fd/0').split(':')[0], nonBlocking: (before & 0o4000) !== 0, during: during === before, after: flags(0) === before });
+      `),
+    );
+    expect(r).toEqual({ kind: 'socket', nonBlocking: false, during: true, after: true });
+  });
+});
+
 describe('concurrency', () => {
   it('many SVM calls in flight while the device closes, frees and reopens: each settles with an errno', () => {
     const r = childResult<Record<string, number>>(
