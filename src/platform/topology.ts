@@ -444,7 +444,9 @@ export function parseTopology(reader: TreeReader | undefined, opts: TopologyPars
   const r = new Reader(reader);
   const rootList = r.list('');
   if (rootList === undefined && r.file('generation_id') === undefined) return absent();
-  const max = Math.max(1, Math.floor(opts.maxAttempts ?? 5));
+  // NaN or Infinity must not mean "never try" or "retry forever" on a tree that keeps changing.
+  const asked = opts.maxAttempts ?? 5;
+  const max = Number.isFinite(asked) ? Math.min(100, Math.max(1, Math.floor(asked))) : 5;
   const reasons: string[] = [];
   for (let attempt = 1; attempt <= max; attempt++) {
     try {

@@ -154,6 +154,20 @@ describe('parseTopology: a tree that changes while it is read', () => {
       expect((e as TopologyUnstableError).reasons[0]).toMatch(/generation_id changed/);
     }
   });
+
+  it('a non-finite maxAttempts means the default 5 tries: never zero tries, never an endless loop', () => {
+    for (const maxAttempts of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const r = flakyReader(base, (read, path) => (path === 'generation_id' ? `${read}\n` : undefined));
+      let err: unknown;
+      try {
+        parseTopology(r, { maxAttempts });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(TopologyUnstableError);
+      expect((err as TopologyUnstableError).attempts).toBe(5);
+    }
+  });
 });
 
 describe('parseTopology: malformed input', () => {
