@@ -32,6 +32,30 @@ uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return static_cast<uint32_t>(v);
 }
 
+[[noreturn]] static void ThrowOut(Napi::Env env, bool range, const char* name, size_t n) {
+  std::string msg = std::string(name) + " must be a Uint32Array of at least " + std::to_string(n) + " elements";
+  if (range) ThrowRange(env, msg);
+  ThrowType(env, msg);
+}
+
+uint32_t* ArgU32Out(const Napi::CallbackInfo& info, size_t i, const char* name, size_t n) {
+  // Raw Node-API, no message built unless it throws: this check sits on the quick calls' success path.
+  napi_env env = info.Env();
+  napi_value v = info.Length() > i ? static_cast<napi_value>(info[i]) : nullptr;
+  bool is = false;
+  if (v == nullptr || napi_is_typedarray(env, v, &is) != napi_ok || !is) ThrowOut(info.Env(), false, name, n);
+  // One call for type, length and data (the data pointer already includes the view's byte offset).
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint32_array) {
+    ThrowOut(info.Env(), false, name, n);
+  }
+  if (length < n || data == nullptr) ThrowOut(info.Env(), true, name, n);  // shorter, or detached (length 0)
+  return static_cast<uint32_t*>(data);
+}
+
 int32_t ArgI32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   double v = ArgNumber(info, i, name);
   if (!std::isfinite(v) || v != std::floor(v) || v < -2147483648.0 || v > 2147483647.0) {

@@ -28,6 +28,9 @@ uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name);
 uint64_t ArgSize(const Napi::CallbackInfo& info, size_t i, const char* name,
                  uint64_t max = 9007199254740991ull);
 bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name, bool dflt);
+// An out-parameter: a Uint32Array of at least n elements (TypeError for anything else, RangeError when
+// shorter, which includes a detached one). Returns its first element; the caller writes n elements there.
+uint32_t* ArgU32Out(const Napi::CallbackInfo& info, size_t i, const char* name, size_t n);
 // A path: a string without NUL bytes.
 std::string ArgPath(const Napi::CallbackInfo& info, size_t i, const char* name);
 

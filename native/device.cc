@@ -48,6 +48,12 @@ std::shared_ptr<KfdDevice> DeviceArg(const Napi::CallbackInfo& info, size_t i, c
   return h->dev;
 }
 
+int DeviceFd(const Napi::CallbackInfo& info, size_t i, const char* request) {
+  DeviceHandle* h = ArgHandle<DeviceHandle>(info, i, kDeviceTag, "KFD device");
+  if (!h->dev) ThrowClosed(info.Env(), "ioctl", request);
+  return h->dev->fd();
+}
+
 static std::string OpenHint(int err) {
   if (err == ENOENT || err == ENODEV || err == ENXIO) {
     return "no KFD device here: the amdgpu driver is not loaded, or /dev/kfd was not passed into the "
@@ -91,15 +97,18 @@ static void Check(Napi::Env env, int err, const char* request) {
   if (err) ThrowSys(env, SysError{err, "ioctl", request, ""});
 }
 
+// kfdGetVersion(h, out: Uint32Array): writes [major, minor] into out. No result object: building one with
+// two napi_set_named_property calls cost more than the ioctl itself; src/backend/kfd builds it in JS.
 static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto dev = DeviceArg(info, 0, "AMDKFD_IOC_GET_VERSION");
+  const char* req = "AMDKFD_IOC_GET_VERSION";
+  int fd = DeviceFd(info, 0, req);
+  uint32_t* out = ArgU32Out(info, 1, "out", 2);
   kfdabi::kfd_ioctl_get_version_args args{};
-  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_GET_VERSION, &args), "AMDKFD_IOC_GET_VERSION");
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("major", Napi::Number::New(env, args.major_version));
-  o.Set("minor", Napi::Number::New(env, args.minor_version));
-  return o;
+  Check(env, KfdIoctl(fd, kfdabi::IOC_GET_VERSION, &args), req);
+  out[0] = args.major_version;
+  out[1] = args.minor_version;
+  return env.Undefined();
 }
 
 // Two calls, as libhsakmt does: num_of_nodes = 0 asks for the count (kfd_ioctl_get_process_apertures_new),
@@ -177,20 +186,20 @@ static Napi::Value AcquireVm(const Napi::CallbackInfo& info) {
 static Napi::Value SetXnackMode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_SET_XNACK_MODE";
-  auto dev = DeviceArg(info, 0, req);
+  int fd = DeviceFd(info, 0, req);
   kfdabi::kfd_ioctl_set_xnack_mode_args args{};
   args.xnack_enabled = ArgI32(info, 1, "mode");
-  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_SET_XNACK_MODE, &args), req);
+  Check(env, KfdIoctl(fd, kfdabi::IOC_SET_XNACK_MODE, &args), req);
   return Napi::Number::New(env, args.xnack_enabled);
 }
 
 static Napi::Value AvailableMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_AVAILABLE_MEMORY";
-  auto dev = DeviceArg(info, 0, req);
+  int fd = DeviceFd(info, 0, req);
   kfdabi::kfd_ioctl_get_available_memory_args args{};
   args.gpu_id = ArgU32(info, 1, "gpuId");
-  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_AVAILABLE_MEMORY, &args), req);
+  Check(env, KfdIoctl(fd, kfdabi::IOC_AVAILABLE_MEMORY, &args), req);
   return Napi::BigInt::New(env, static_cast<uint64_t>(args.available));
 }
 

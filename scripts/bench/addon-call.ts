@@ -23,9 +23,10 @@ export async function openAddonQuickCall(device: string, expectErrno: number): P
   if (typeof addon === 'string') return addon;
   const h = addon.kfdOpen(device);
   const getVersion = addon.kfdGetVersion;
+  const out = new Uint32Array(2);
   let errno: unknown = 0;
   try {
-    getVersion(h);
+    getVersion(h, out);
   } catch (e) {
     errno = (e as { errno?: unknown }).errno;
   }
@@ -35,9 +36,9 @@ export async function openAddonQuickCall(device: string, expectErrno: number): P
   }
   if (expectErrno === 0) {
     return {
-      description: `kfdGetVersion(handle) → { major, minor }`,
+      description: `kfdGetVersion(handle, out: Uint32Array) → out = [major, minor]`,
       run(n: number): void {
-        for (let i = 0; i < n; i++) getVersion(h);
+        for (let i = 0; i < n; i++) getVersion(h, out);
       },
       close: () => addon.kfdClose(h),
     };
@@ -47,7 +48,7 @@ export async function openAddonQuickCall(device: string, expectErrno: number): P
     run(n: number): void {
       for (let i = 0; i < n; i++) {
         try {
-          getVersion(h);
+          getVersion(h, out);
         } catch {
           // expected
         }

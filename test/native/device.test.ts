@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SvmAttrType, SvmOp } from '../../src/backend/abi.js';
 import type { Backend } from '../../src/backend/contract.js';
 import { KernelError } from '../../src/backend/errors.js';
-import { openKfdBackend } from '../../src/backend/kfd/index.js';
+import { KfdBackend, loadAddon, openKfdBackend, type NativeAddon } from '../../src/backend/kfd/index.js';
 import { fdCount } from './helpers.js';
 
 const PAGE = 4096n;
@@ -108,6 +108,35 @@ describe('after close', () => {
     // The worker still held the fd: the answer is /dev/null's ENOTTY, not EBADF from a closed fd.
     await expect(pending).rejects.toMatchObject({ code: 'ENOTTY' });
     expect(() => b.version()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+});
+
+describe('version(): the addon fills an out-parameter, the backend builds the object', () => {
+  it('returns { major, minor } from what kfdGetVersion wrote, a fresh object per call', () => {
+    const real = loadAddon();
+    let answer = [1, 17];
+    const addon: NativeAddon = {
+      ...real,
+      kfdGetVersion: (h, out) => {
+        real.kfdIsOpen(h); // the backend's own handle
+        out[0] = answer[0] as number;
+        out[1] = answer[1] as number;
+      },
+    };
+    const h = real.kfdOpen('/dev/null');
+    const b = new KfdBackend(addon, h, {
+      devicePath: '/dev/null',
+      sysfsRoot: '/nonexistent',
+      iomemPath: '/nonexistent',
+      renderNodeBase: '/nonexistent/renderD',
+    });
+    const v1 = b.version();
+    expect(v1).toEqual({ major: 1, minor: 17 });
+    answer = [2 ** 32 - 1, 0];
+    const v2 = b.version();
+    expect(v2).toEqual({ major: 2 ** 32 - 1, minor: 0 }); // u32 fields, unsigned
+    expect(v1).toEqual({ major: 1, minor: 17 }); // not a view of the reused out-parameter
+    b.close();
   });
 });
 

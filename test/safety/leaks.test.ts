@@ -41,7 +41,7 @@ describe('device handles', () => {
         for (let i = 0; i < 5000; i++) {
           note(h.errorOf(() => addon.kfdOpen('/nonexistent/kfd')));
           const d = addon.kfdOpen('/dev/null');
-          note(h.errorOf(() => addon.kfdGetVersion(d)));
+          note(h.errorOf(() => addon.kfdGetVersion(d, new Uint32Array(2))));
           // open(renderPath) succeeds, then the ioctl fails: the render fd must be closed again
           // (device.cc AcquireVm), or each iteration leaks one.
           note(h.errorOf(() => addon.kfdAcquireVm(d, i, '/dev/null')));
@@ -49,7 +49,7 @@ describe('device handles', () => {
           note(h.errorOf(() => addon.kfdSmiOpen(d, i, 1n)));
           note(h.errorOf(() => addon.kfdGetProcessApertures(d)));
           addon.kfdClose(d);
-          note(h.errorOf(() => addon.kfdGetVersion(d)));
+          note(h.errorOf(() => addon.kfdGetVersion(d, new Uint32Array(2))));
           addon.kfdClose(d);
         }
         h.report({ fdsBefore, fdsAfter: h.fds(), mapsBefore, mapsAfter: h.maps(), errors });
@@ -357,7 +357,7 @@ describe('with a stand-in KFD answering on /dev/null (test/safety/fake-kfd-shim.
         const peak = new Set();
         for (let i = 0; i < 2000; i++) {
           const d = addon.kfdOpen('/dev/null');
-          addon.kfdGetVersion(d);
+          addon.kfdGetVersion(d, new Uint32Array(2));
           note('apertures ' + addon.kfdGetProcessApertures(d).length);
           acquireAll(d);
           addon.kfdAcquireVm(d, 0x1002, render[0x1002]);     // again: a no-op for the kernel

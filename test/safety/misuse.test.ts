@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAddon, type NativeAddon } from '../../src/backend/kfd/index.js';
 import { childResult, fakeKfdShim, runChild } from './child.js';
 
-type Kind = 'device' | 'mapping' | 'smi' | 'u32' | 'i32' | 'u64' | 'size' | 'peekLen' | 'nattr' | 'bool?' | 'path' | 'attrs' | 'fd';
+type Kind = 'device' | 'mapping' | 'smi' | 'u32' | 'i32' | 'u64' | 'size' | 'peekLen' | 'nattr' | 'bool?' | 'path' | 'attrs' | 'fd' | 'u32out2';
 type FunctionKeys = { [K in keyof NativeAddon]: NativeAddon[K] extends (...args: never[]) => unknown ? K : never }[keyof NativeAddon];
 type DataKeys = Exclude<keyof NativeAddon, FunctionKeys>;
 
@@ -23,7 +23,7 @@ const SIGNATURES: Record<FunctionKeys, Kind[]> = {
   kfdOpen: ['path'],
   kfdClose: ['device'],
   kfdIsOpen: ['device'],
-  kfdGetVersion: ['device'],
+  kfdGetVersion: ['device', 'u32out2'],
   kfdGetProcessApertures: ['device'],
   kfdAcquireVm: ['device', 'u32', 'path'],
   kfdSetXnackMode: ['device', 'i32'],
@@ -108,6 +108,30 @@ describe('every function × every parameter × every bad value', () => {
       smiClose: 'ok', // idempotent
     });
     expect(r).toEqual(closed);
+  });
+});
+
+describe('out-parameters', () => {
+  it('kfdGetVersion writes [major, minor] at the view (its byte offset honoured) and nothing around it', () => {
+    const r = childResult<Record<string, number[]>>(
+      runChild(
+        `
+        const d = addon.kfdOpen('/dev/null');
+        const whole = new Uint32Array(6).fill(0xdeadbeef);
+        const view = new Uint32Array(whole.buffer, 8, 2);
+        addon.kfdGetVersion(d, view);
+        const longer = new Uint32Array(3).fill(7);
+        addon.kfdGetVersion(d, longer);
+        addon.kfdClose(d);
+        h.report({ whole: [...whole], longer: [...longer] });
+      `,
+        30_000,
+        { preload: fakeKfdShim() },
+      ),
+    );
+    // The stand-in KFD answers 1.17 (test/safety/fake-kfd-shim.c, as kfd_ioctl_get_version fills it).
+    expect(r.whole).toEqual([0xdeadbeef, 0xdeadbeef, 1, 17, 0xdeadbeef, 0xdeadbeef]);
+    expect(r.longer).toEqual([1, 17, 7]);
   });
 });
 
@@ -290,7 +314,7 @@ describe('concurrency', () => {
         }
         // The main thread's instance is untouched by the workers' teardown.
         const mp = addon.memAlloc(4096); new Uint8Array(mp.buffer)[0] = 1; addon.memFree(mp.handle);
-        h.report({ exits, ready, mainStillWorks: h.errorOf(() => addon.kfdGetVersion(addon.kfdOpen('/dev/null')))?.code });
+        h.report({ exits, ready, mainStillWorks: h.errorOf(() => addon.kfdGetVersion(addon.kfdOpen('/dev/null'), new Uint32Array(2)))?.code });
       `),
     );
     expect(r.ready).toBe(18);

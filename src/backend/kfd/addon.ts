@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KfdVersion, ProcessAperture, SvmAttribute } from '../contract.js';
+import type { ProcessAperture, SvmAttribute } from '../contract.js';
 
 declare const deviceBrand: unique symbol;
 declare const mappingBrand: unique symbol;
@@ -72,7 +72,12 @@ export interface NativeAddon {
    */
   kfdClose(h: NativeDeviceHandle): void;
   kfdIsOpen(h: NativeDeviceHandle): boolean;
-  kfdGetVersion(h: NativeDeviceHandle): KfdVersion;
+  /**
+   * GET_VERSION: writes [major_version, minor_version] into `out` (a Uint32Array of at least 2 elements;
+   * TypeError for anything else, RangeError when shorter). An out-parameter, not a result object: building
+   * `{ major, minor }` in C++ cost more than the ioctl (the backend builds it in JS).
+   */
+  kfdGetVersion(h: NativeDeviceHandle, out: Uint32Array): void;
   kfdGetProcessApertures(h: NativeDeviceHandle): ProcessAperture[];
   /** Opens renderPath (once per gpuId, kept until close) and issues ACQUIRE_VM with it. */
   kfdAcquireVm(h: NativeDeviceHandle, gpuId: number, renderPath: string): void;

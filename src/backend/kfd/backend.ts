@@ -62,6 +62,9 @@ export class KfdBackend implements Backend {
   private readonly renderNodeBase: string;
   private closed = false;
 
+  /** kfdGetVersion's out-parameter, reused: [major_version, minor_version]. */
+  private readonly versionOut = new Uint32Array(2);
+
   constructor(
     private readonly addon: NativeAddon,
     private readonly h: NativeDeviceHandle,
@@ -72,7 +75,9 @@ export class KfdBackend implements Backend {
   }
 
   version(): KfdVersion {
-    return native(() => this.addon.kfdGetVersion(this.h));
+    const out = this.versionOut;
+    native(() => this.addon.kfdGetVersion(this.h, out));
+    return { major: out[0] as number, minor: out[1] as number };
   }
 
   processApertures(): ProcessAperture[] {

@@ -127,6 +127,21 @@ const KINDS = {
     ...[...NUM_RANGE_BAD, 2 ** 31, 2 ** 32].map((v) => [v, 'RangeError']),
     ...[987654, 2 ** 31 - 1].map((v) => [v, 'reaches']),
   ] },
+  // kfdGetVersion's out-parameter: a Uint32Array of at least 2 elements, written by the call. Any other
+  // typed array (even one of the same byte size), a plain array, a buffer: TypeError; shorter or detached: RangeError.
+  u32out2: { valid: () => new Uint32Array(2), bad: () => {
+    const detachedU32 = new Uint32Array(new ArrayBuffer(8));
+    structuredClone(detachedU32.buffer, { transfer: [detachedU32.buffer] });
+    return [
+      ...[undefined, null, 0, 1n, '', {}, [0, 0], new Int32Array(2), new Uint8Array(8), new Float64Array(1),
+        new BigUint64Array(1), new Uint16Array(4), new Uint8ClampedArray(8), Buffer.alloc(8), new ArrayBuffer(8),
+        new DataView(new ArrayBuffer(8)), Symbol('o'), new Proxy(new Uint32Array(2), {})].map((v) => [v, 'TypeError']),
+      ...[new Uint32Array(0), new Uint32Array(1), detachedU32, new Uint32Array(new ArrayBuffer(12), 4, 1)]
+        .map((v) => [v, 'RangeError']),
+      ...[new Uint32Array(3), new Uint32Array(new ArrayBuffer(16), 8, 2), new Uint32Array(new SharedArrayBuffer(8))]
+        .map((v) => [v, 'reaches']),
+    ];
+  } },
 };
 
 const REACHES = /^(ok|errno:E[A-Z0-9]+)$/;
