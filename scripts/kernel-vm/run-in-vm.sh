@@ -53,6 +53,9 @@ cp /bin/busybox "$WORK/root/bin/busybox"
   printf 'mkdir -p "$HOME"\n'
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$WORK/root/cmd.sh"
+# The guest puts a tmpfs over /tmp, which would hide a checkout that lives there (a CI clone in /tmp, say):
+# /init mounts the checkout from its own share wherever the host root does not show it.
+printf '%s\n' "$REPO_DIR" > "$WORK/root/repo-dir"
 cat > "$WORK/root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -71,6 +74,11 @@ mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mkdir -p /host/dev/shm /host/tmp/kvm-out && mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -o bind /out /host/tmp/kvm-out
+REPO="$(cat /repo-dir)"
+if [ ! -d "/host$REPO/node_modules" ]; then
+  mkdir -p "/host$REPO" && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose repo "/host$REPO" \
+    || fail "cannot mount the checkout $REPO"
+fi
 cat /proc/iomem > /out/iomem-root.txt
 echo "@@ kernel-vm: running command at uptime $(cut -d' ' -f1 /proc/uptime)"
 chroot /host /bin/sh /tmp/kvm-out/cmd.sh
@@ -98,7 +106,8 @@ QEMU=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "${QEMU_SMP:-2}" 
   -nographic -no-reboot -nic none
   -kernel "$BZ" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND"
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
-  -virtfs "local,path=$OUT,mount_tag=kvmout,security_model=none")
+  -virtfs "local,path=$OUT,mount_tag=kvmout,security_model=none"
+  -virtfs "local,path=$REPO_DIR,mount_tag=repo,security_model=none,readonly=on,multidevs=remap")
 printf '%q ' "${QEMU[@]}" > "$OUT/qemu-cmd.txt"
 log "booting $KERNEL kernel ($MODE mode), timeout ${TIMEOUT}s, output in $OUT"
 t0=$(date +%s.%N)
