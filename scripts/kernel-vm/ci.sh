@@ -27,7 +27,7 @@ elif [ "$IF_CACHED" = 1 ]; then
 elif [ "${KFD_SVM_SKIP_BUILD:-0}" = 1 ]; then
   die "no cached kernels in $KDIR and KFD_SVM_SKIP_BUILD=1"
 else
-  log "no cached kernels for key $(kernel_key): building them now (about 20 min on 2 cores)"
+  log "no cached kernels for key $(kernel_key): building them now (35 min from a clean cache here on 2 shared cores)"
   "$KVM_DIR/build-kernel.sh" >/dev/null
 fi
 t1=$(date +%s)

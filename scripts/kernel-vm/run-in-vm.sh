@@ -37,7 +37,7 @@ NODE="$(command -v node)" || die "node not found on the host"
 
 OUT="${OUT:-$(mktemp -d /tmp/kfd-svm-vm.XXXXXX)}"
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
-rm -f "$OUT/exit-code" "$OUT/dmesg.txt" "$OUT/console.log"
+rm -f "$OUT/exit-code" "$OUT/dmesg.txt" "$OUT/console.log" "$OUT/hmm-helper"
 WORK="$(mktemp -d /tmp/kfd-svm-initramfs.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -49,7 +49,9 @@ cp /bin/busybox "$WORK/root/bin/busybox"
   printf 'export PATH=%q:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$(dirname "$NODE")"
   printf 'export HOME=/tmp/home KFD_SVM_IN_VM=1 KFD_SVM_VM_KERNEL=%q KFD_SVM_VM_MODE=%q\n' "$KERNEL" "$MODE"
   # CI=1: the serial console is a tty, and vitest would redraw its progress on it every second.
-  printf 'export KFD_SVM_HMM_HELPER=%q KFD_SVM_VM_OUT=/tmp/kvm-out CI=1 NO_COLOR=1\n' "$HELPER"
+  # The helper goes through the output share: the guest's /tmp is a tmpfs, so a cache under the host's /tmp
+  # would be invisible there.
+  printf 'export KFD_SVM_HMM_HELPER=/tmp/kvm-out/hmm-helper KFD_SVM_VM_OUT=/tmp/kvm-out CI=1 NO_COLOR=1\n'
   printf 'mkdir -p "$HOME"\n'
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$WORK/root/cmd.sh"
@@ -92,6 +94,7 @@ poweroff -f
 INIT
 chmod +x "$WORK/root/init"
 cp "$WORK/root/cmd.sh" "$OUT/cmd.sh"
+cp "$HELPER" "$OUT/hmm-helper"
 (cd "$WORK/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initramfs.cpio.gz"
 
 # --- kernel command line ----------------------------------------------------------------------------
