@@ -10,8 +10,8 @@ import {
   getQuery,
   type FlagName,
 } from '../../../src/attributes.js';
-import { SvmError } from '../../../src/errors.js';
 import type { Gpu } from '../../../src/gpu.js';
+import { code } from './svm-error-code.js';
 
 function gpu(gpuId: number, nodeId: number): Gpu {
   return Object.freeze({
@@ -32,15 +32,6 @@ const g1 = gpu(0x1111, 1);
 const g2 = gpu(0x2222, 2);
 const gpus = [g1, g2];
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SvmError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('encodeSetAttributes', () => {
   it('encodes every field into one array of kernel pairs, prefetch last', () => {

@@ -4,16 +4,8 @@ import { KernelError } from '../../../src/backend/errors.js';
 import { SVM_ERROR_CODES, SvmError, defaultHint, toSvmError } from '../../../src/errors.js';
 import { resolveGpu } from '../../../src/gpu.js';
 import { resolveSpan } from '../../../src/span.js';
+import { code } from './svm-error-code.js';
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SvmError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('resolveSpan', () => {
   const size = 16 * 4096;

@@ -1,0 +1,12 @@
+import { SvmError } from '../../../src/errors.js';
+
+/** The SvmError code a call throws, or undefined when it returns; any other throw fails the test. */
+export function code(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SvmError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
