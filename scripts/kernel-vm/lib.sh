@@ -10,6 +10,10 @@ RECIPE_VERSION=1
 
 log() { printf '[kernel-vm] %s\n' "$*" >&2; }
 die() { printf '[kernel-vm] ERROR: %s\n' "$*" >&2; exit 1; }
+# The machine cannot provide a prerequisite (no root for apt-get, no package mirror): exit status 3, so a
+# caller can tell "this machine cannot run the guests" from "the guests ran and failed".
+EX_UNAVAILABLE=3
+die_unavailable() { printf '[kernel-vm] UNAVAILABLE: %s\n' "$*" >&2; exit "$EX_UNAVAILABLE"; }
 
 # apt-get install the packages that are not installed yet (root, or sudo without a password).
 ensure_packages() {
@@ -20,14 +24,14 @@ ensure_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   local SUDO=()
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null && sudo -n true 2>/dev/null || die "need root (or passwordless sudo) to apt-get install: ${missing[*]}"
+    command -v sudo >/dev/null && sudo -n true 2>/dev/null || die_unavailable "need root (or passwordless sudo) to apt-get install: ${missing[*]}"
     SUDO=(sudo -n)
   fi
   log "apt-get install ${missing[*]}"
   if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
     "${SUDO[@]}" apt-get update >&2 || true
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 \
-      || die "apt-get install failed for: ${missing[*]}"
+      || die_unavailable "apt-get install failed for: ${missing[*]}"
   fi
 }
 
