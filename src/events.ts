@@ -44,6 +44,13 @@ export interface EventOptions {
   gpus?: readonly GpuRef[];
   /** Kinds to ask the kernel for (default: all). */
   kinds?: readonly EventKind[];
+  /**
+   * Ask for every process's events on these GPUs, not only this process's (the ALL_PROCESS bit of the
+   * mask). The kernel honours it only for a client opened with CAP_SYS_ADMIN (root) and otherwise accepts
+   * the bit and ignores it: the stream then carries this process's events alone (kfd_smi_ev_enabled).
+   * Each event's `pid` says whose it is. Default false.
+   */
+  allProcesses?: boolean;
   /** Aborting ends the stream, as `close()` does. */
   signal?: AbortSignal;
 }
@@ -210,7 +217,10 @@ export function openEventStream(host: RangeHost, options: EventOptions, onClose:
       throw new SvmError('EARG', `events: unknown kind ${describe(k)} (known: ${EVENT_KINDS.join(', ')})`);
     }
   }
-  const mask = eventMask(kinds);
+  if (options.allProcesses !== undefined && typeof options.allProcesses !== 'boolean') {
+    throw new SvmError('EARG', `events: allProcesses must be a boolean, got ${describe(options.allProcesses)}`);
+  }
+  const mask = eventMask(kinds) | (options.allProcesses ? smiEventMask(SmiEvent.ALL_PROCESS) : 0n);
   const opened: Array<{ gpu: Gpu; src: SmiEventSource }> = [];
   try {
     for (const gpu of new Set(gpus)) {

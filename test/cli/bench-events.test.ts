@@ -81,6 +81,15 @@ describe.concurrent('kfd-svm events', () => {
     expect(lines.every((e) => e.triggerName === 'prefetch' && /^\d+$/.test(e.startPage))).toBe(true);
   });
 
+  it("--all-processes: the stream still carries this process's own events", async () => {
+    const r = await runCli(['events', '--all-processes', '--json', '--count', '2', '--kinds', 'migrate-start']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; pid: number });
+    expect(lines.map((e) => e.kind)).toEqual(['migrate-start', 'migrate-start']);
+    // Root or not, the kernel delivers the caller's events; --all-processes only adds other processes'.
+    if (process.geteuid?.() !== 0) expect(r.stderr).toMatch(/--all-processes needs root/);
+  });
+
   it('human lines name the kind, the pages and the direction', async () => {
     const r = await runCli(['events', '--count', '2', '--profile', 'mi210']);
     expect(r.code).toBe(0);

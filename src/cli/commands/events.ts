@@ -21,6 +21,7 @@ interface EventsCliOptions {
   count?: number;
   duration?: number;
   demo?: boolean;
+  allProcesses?: boolean;
 }
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
@@ -125,6 +126,7 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
     )
     .option('--count <n>', 'stop after n events', parsePositiveInt)
     .option('--duration <seconds>', 'stop after this many seconds', parseSeconds)
+    .option('--all-processes', "every process's events, not only this one's (the kernel honours it only for root)")
     .option('--demo', 'run a small migration workload in this process (default on the simulator)')
     .option('--no-demo', 'do not run the demo workload')
     .action(async (opts: EventsCliOptions, cmd: Command) => {
@@ -152,7 +154,16 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
           line(io.stderr, 'kfd-svm: no GPU: there are no SMI events to listen to');
           return;
         }
-        const stream = device.events({ gpus, ...(kinds ? { kinds } : {}), signal: stop.signal });
+        if (opts.allProcesses && process.geteuid?.() !== 0) {
+          // kfd_smi_ev_enabled: without CAP_SYS_ADMIN the kernel accepts the ALL_PROCESS bit and ignores it.
+          line(io.stderr, "kfd-svm: --all-processes needs root (CAP_SYS_ADMIN): the kernel will deliver this process's events only");
+        }
+        const stream = device.events({
+          gpus,
+          ...(kinds ? { kinds } : {}),
+          ...(opts.allProcesses ? { allProcesses: true } : {}),
+          signal: stop.signal,
+        });
         // Keep Node's event loop alive while waiting: a quiet event source (the sim with no workload) holds
         // no handle, and Node would otherwise exit mid-await (exit code 13).
         keepAlive = setInterval(() => undefined, 1 << 30);

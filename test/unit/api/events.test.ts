@@ -59,3 +59,39 @@ it('a source that fails ends the stream with its SvmError, delivered once', asyn
   expect((err as SvmError).errno).toBe(9);
   expect(await stream.next()).toEqual({ value: undefined, done: true });
 });
+
+it('allProcesses adds the ALL_PROCESS bit to the mask written at open; a non-boolean is EARG', async () => {
+  device = await open({ backend: 'sim', profile: 'mi210' });
+  const impl = backendOf(device);
+  const orig = impl.openSmiEvents.bind(impl);
+  const masks: bigint[] = [];
+  impl.openSmiEvents = (gpuId, mask) => {
+    masks.push(mask);
+    return orig(gpuId, mask);
+  };
+  device.events({ kinds: ['vmfault'], allProcesses: true }).close();
+  device.events({ kinds: ['vmfault'] }).close();
+  expect(masks).toEqual([
+    smiEventMask(SmiEvent.VMFAULT, SmiEvent.ALL_PROCESS),
+    smiEventMask(SmiEvent.VMFAULT, SmiEvent.ALL_PROCESS),
+    smiEventMask(SmiEvent.VMFAULT),
+    smiEventMask(SmiEvent.VMFAULT),
+  ]);
+  expect(() => device!.events({ allProcesses: 'yes' as unknown as boolean })).toThrow(
+    expect.objectContaining({ code: 'EARG', message: expect.stringMatching(/allProcesses must be a boolean/) }),
+  );
+});
+
+it("allProcesses without CAP_SYS_ADMIN: the kernel ignores the bit, so another process's fault stays out", async () => {
+  device = await open({ backend: 'sim', profile: 'mi210' });
+  const [g1] = device.gpus;
+  if (!g1 || !device.sim) throw new Error('mi210 sim');
+  const stream = device.events({ gpus: [g1], kinds: ['vmfault', 'migrate-start'], allProcesses: true });
+  device.sim.foreignVmFault(g1.gpuId, 0x4242, 'other');
+  const buf = await device.alloc(4096);
+  await buf.prefetch(g1);
+  const first = await stream.next();
+  stream.close();
+  // The sim opens as a user without CAP_SYS_ADMIN (kfd_smi_ev_enabled): its own migration comes first.
+  expect(first.value).toMatchObject({ kind: 'migrate-start', pid: process.pid });
+});
