@@ -4,6 +4,7 @@
  * the ioctl's name; everything the kernel hides (where pages are, counters, the clock, a GPU touching
  * memory) is reachable only through the sim-only members of SimIntrospection, which the kfd backend lacks.
  */
+import { endianness } from 'node:os';
 import { Errno, SVM_DEFAULT_GRANULARITY } from '../abi.js';
 import type {
   AllocOptions,
@@ -126,6 +127,20 @@ function checkU64(name: string, v: bigint): void {
   if (v < 0n || v > U64_MAX) throw new RangeError(`${name} ${v} does not fit a u64`);
 }
 
+/** Scratch for bigint → number without Number(bigint) (a runtime call per value on the SVM hot path). */
+const U64_SCRATCH = new BigUint64Array(1);
+const W32 = new Uint32Array(U64_SCRATCH.buffer);
+const [LO, HI] = endianness() === 'LE' ? [0, 1] : [1, 0];
+
+/** A bigint known to be in [0, 2^53) as the same number. */
+function smallToNumber(v: bigint): number {
+  U64_SCRATCH[0] = v;
+  return W32[HI]! * 4294967296 + W32[LO]!;
+}
+
+/** True for a bigint in [0, 2^53): a valid u64 whose value a number holds exactly. */
+const isSmallU64 = (v: unknown): v is bigint => typeof v === 'bigint' && BigInt.asUintN(53, v) === v;
+
 function checkU32(name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
   if (v < 0 || v > 0xffffffff) throw new RangeError(`${name} ${v} does not fit a u32`);
@@ -189,13 +204,17 @@ export function createSimBackend(opts: SimBackendOptions = {}): SimBackend {
 
   const svmCall = (op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] => {
     checkU32('op', op);
-    checkU64('start', start);
-    checkU64('size', size);
+    // The usual values (below 2^53) pass checkU64 by construction and go to the model as numbers.
+    const small = isSmallU64(start) && isSmallU64(size);
+    if (!small) {
+      checkU64('start', start);
+      checkU64('size', size);
+    }
     const a = checkAttrs(attrs);
     open(REQ.svm);
     // kcall's mapping, inlined: this runs on every SVM call and a closure per call costs an allocation.
     try {
-      return proc.svm(op, start, size, a);
+      return small ? proc.svmBytes(op, smallToNumber(start), smallToNumber(size), a) : proc.svm(op, start, size, a);
     } catch (e) {
       if (e instanceof ModelError) throw new KernelError(e.errno, 'ioctl', REQ.svm, e.message);
       throw e;

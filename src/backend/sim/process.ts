@@ -24,7 +24,23 @@ import { AddressSpace } from './address-space.js';
 import { buildGpus, hmmPageStructBytes, maxSvmRangePages, sameHive, systemMemLimit, type SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
 import { Residency, type SnapshotRun } from './residency.js';
-import { aggregate, applyAttrs, npages, planAdd, RangeList, type SvmRange } from './ranges.js';
+import {
+  aggregate,
+  applyAttrs,
+  isSameAttrs,
+  mappedAt,
+  npages,
+  planAdd,
+  RangeList,
+  WANT_ACCESS,
+  WANT_FLAGS,
+  WANT_GRANULARITY,
+  WANT_PREFERRED,
+  WANT_PREFETCH,
+  type GetAnswer,
+  type SvmRange,
+} from './ranges.js';
+import { ROW_WORDS, U_PREFETCH } from './range-store.js';
 import { SmiHub, smiFormat } from './smi.js';
 
 /** A kernel refusal inside the model: a positive errno and an optional detail. */
@@ -70,32 +86,10 @@ const PAGE_MASK = BigInt(PAGE_SIZE - 1);
 const U64_MAX = (1n << 64n) - 1n;
 const pow2 = (n: number): number => 2 ** n;
 
-/** An SVM ioctl's span in pages, with check_add_overflow's verdict on start + size in bytes. */
-interface PageSpan {
-  start: number;
-  pages: number;
-  overflow: boolean;
-}
-
 const TWO53 = 2n ** 53n;
 
-/**
- * kfd_ioctl_svm's checks (alignment, then zero start or size → EINVAL) and svm_ioctl's shift to pages.
- * Byte values below 2^53 take a path without BigInt arithmetic (this runs on every SVM call).
- */
-function toPageSpan(start: bigint, size: bigint): PageSpan {
-  if (start < TWO53 && size < TWO53) {
-    const s = Number(start);
-    const n = Number(size);
-    if (s % PAGE_SIZE !== 0 || n % PAGE_SIZE !== 0) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
-    if (s === 0 || n === 0) throw new ModelError(Errno.EINVAL, 'start or size is 0');
-    return { start: s / PAGE_SIZE, pages: n / PAGE_SIZE, overflow: false };
-  }
-  if ((start & PAGE_MASK) !== 0n || (size & PAGE_MASK) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
-  if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
-  const overflow = start + size > U64_MAX;
-  return { start: Number(start >> SHIFT), pages: Number(size >> SHIFT), overflow };
-}
+/** The one-row list a GET of a single whole range aggregates over (no array per call). */
+const ONE_SLOT = [0];
 
 /** kfd_migrate.c: svm_migrate_to_ram / svm_range_restore_pages: the granule around `page`, clipped to the range. */
 function granule(page: number, r: SvmRange): { s: number; l: number } {
@@ -292,11 +286,11 @@ export class KfdProcess {
    * VM_IO | VM_PFNMAP | VM_MIXEDMAP. (svm_range_check_vm, which refuses spans holding KFD-allocated BOs with
    * EADDRINUSE, has nothing to find: the model has no ALLOC_MEMORY_OF_GPU.)
    */
-  private isValid(span: PageSpan): void {
-    if (span.pages === 0) throw new ModelError(Errno.EINVAL, 'size 0');
-    if (span.overflow) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
-    const a = span.start;
-    const b = span.start + span.pages;
+  private isValid(start: number, pages: number, overflow: boolean): void {
+    if (pages === 0) throw new ModelError(Errno.EINVAL, 'size 0');
+    if (overflow) throw new ModelError(Errno.EOVERFLOW, 'start + size overflows');
+    const a = start;
+    const b = start + pages;
     // The common case: one anonymous VMA holds the whole span.
     const first = this.space.vmas.runAt(a);
     if (first && first.end >= b && first.value === 'anon') return;
@@ -308,27 +302,53 @@ export class KfdProcess {
 
   /** kfd_chardev.c: kfd_ioctl_svm, then kfd_svm.c: svm_ioctl. Addresses in bytes. */
   svm(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
-    const span = toPageSpan(start, size);
+    if (start < TWO53 && size < TWO53) return this.svmBytes(op, Number(start), Number(size), attrs);
+    // kfd_ioctl_svm's checks (alignment, then zero start or size → EINVAL) and svm_ioctl's shift to pages.
+    if ((start & PAGE_MASK) !== 0n || (size & PAGE_MASK) !== 0n) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    if (start === 0n || size === 0n) throw new ModelError(Errno.EINVAL, 'start or size is 0');
+    const overflow = start + size > U64_MAX;
+    return this.svmPages(op, Number(start >> SHIFT), Number(size >> SHIFT), overflow, attrs);
+  }
+
+  /**
+   * The SVM ioctl with byte values below 2^53 as numbers (the backend converts them without BigInt
+   * arithmetic; start + size cannot overflow a u64 then). Same checks, same order as svm().
+   */
+  svmBytes(op: number, start: number, size: number, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
+    if (start % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    if (start === 0 || size === 0) throw new ModelError(Errno.EINVAL, 'start or size is 0');
+    return this.svmPages(op, start / PAGE_SIZE, size / PAGE_SIZE, false, attrs);
+  }
+
+  /** svm_ioctl, after the shift to pages; `overflow` is check_add_overflow's verdict on start + size. */
+  private svmPages(op: number, start: number, pages: number, overflow: boolean, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
     switch (op) {
       case 0:
-        this.setAttr(span, attrs);
+        this.setAttr(start, pages, overflow, attrs);
         return attrs;
       case 1:
-        return this.getAttr(span, attrs);
+        return this.getAttr(start, pages, overflow, attrs);
       default:
         throw new ModelError(Errno.EINVAL, `unknown op ${op}`);
     }
   }
 
-  /** kfd_svm.c: svm_range_set_attr. */
-  private setAttr(span: PageSpan, attrs: readonly SvmAttribute[]): void {
+  /** kfd_svm.c: svm_range_set_attr. `start` and `pages` in pages. */
+  private setAttr(start: number, pages: number, overflow: boolean, attrs: readonly SvmAttribute[]): void {
     this.checkAttr(attrs);
     // `if (!process_info) return -EINVAL;`: kgd_process_info exists once a GPU VM was acquired.
     if (this.vms.size === 0) throw new ModelError(Errno.EINVAL, 'no GPU VM acquired (kgd_process_info is NULL)');
-    this.isValid(span);
+    this.isValid(start, pages, overflow);
 
+    // The common case of svm_range_add, one range exactly covering the span (then no other range overlaps
+    // it): found with one hash lookup, updated in place, nothing cloned, split or created.
+    const k = this.ranges.exactSlot(start, start + pages - 1);
+    if (k >= 0) {
+      this.setExact(k, attrs);
+      return;
+    }
     const accessAll = this.xnack ? this.supported : 0;
-    const plan = planAdd(this.ranges, span.start, span.pages, attrs, accessAll, this.idxOf);
+    const plan = planAdd(this.ranges, start, pages, attrs, accessAll, this.idxOf);
     // svm_range_new(..., update_mem_usage = true): with XNACK off new ranges are reserved against the
     // system memory limit ("SVM mapping failed, exceeds resident system memory limit").
     const newBytes = plan.newPages * PAGE_SIZE;
@@ -347,7 +367,7 @@ export class KfdProcess {
     for (const r of plan.insert) this.ranges.insert(r);
     for (const r of plan.remove) this.mem.dropBoIfIdle(r.bo);
     let updateMapping = false;
-    for (const r of plan.update) if (applyAttrs(r, attrs, this.xnack, this.idxOf)) updateMapping = true;
+    for (const r of plan.update) if (applyAttrs(this.ranges.store, r.slot, attrs, this.xnack, this.idxOf)) updateMapping = true;
     if (!this.xnack && plan.remap.length > 0) updateMapping = true;
 
     let ret = 0;
@@ -367,40 +387,76 @@ export class KfdProcess {
     if (ret) throw new ModelError(ret, 'a GPU with access has no GPU VM acquired');
   }
 
-  /** kfd_svm.c: svm_range_get_attr. */
-  private getAttr(span: PageSpan, attrs: readonly SvmAttribute[]): SvmAttribute[] {
-    this.isValid(span);
-    const wanted = { preferred: false, prefetch: false, access: false, flags: false, granularity: false };
+  /**
+   * svm_range_set_attr when svm_range_add finds one range exactly covering the span (slot `k`): what the
+   * general path does with an update list of that range alone (or none, when it already has the attributes
+   * and is mapped), reading its row and touching the range object only when a migration or mapping needs it.
+   */
+  private setExact(k: number, attrs: readonly SvmAttribute[]): void {
+    // svm_range_new is not called (no new pages), but the general path's check still runs with 0 to add.
+    if (!this.xnack && this.sysMemUsed > this.sysMemLimit) {
+      throw new ModelError(Errno.ENOMEM, 'SVM mapping failed, exceeds resident system memory limit');
+    }
+    const st = this.ranges.store;
+    let ret = 0;
+    if (!(isSameAttrs(st, k, attrs, this.idxOf) && mappedAt(st, k))) {
+      const updateMapping = applyAttrs(st, k, attrs, this.xnack, this.idxOf);
+      // svm_range_trigger_migration: no prefetch location, no migration (best_prefetch_location answers it).
+      const r = st.u32[k * ROW_WORDS + U_PREFETCH] === U ? undefined : st.objs[k]!;
+      const migrated = r !== undefined && this.triggerMigration(r);
+      if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
+        // "restore_work will update mappings of GPUs"
+      } else if (migrated || updateMapping) {
+        const m = r ?? st.objs[k]!;
+        if (this.validateAndMap(m, m.start, m.last, ALL_GPUS)) ret = Errno.EINVAL;
+      }
+    }
+    this.restoreWork();
+    if (ret) throw new ModelError(ret, 'a GPU with access has no GPU VM acquired');
+  }
+
+  /** Scratch answer of getAttr (its fields are copied into fresh attribute objects before it returns). */
+  private readonly answer: GetAnswer = { location: 0, prefetchLoc: 0, granularity: 0, flagsAnd: 0, flagsOr: 0, access: 0, aip: 0 };
+
+  /** kfd_svm.c: svm_range_get_attr. `start` and `pages` in pages. */
+  private getAttr(start: number, pages: number, overflow: boolean, attrs: readonly SvmAttribute[]): SvmAttribute[] {
+    this.isValid(start, pages, overflow);
+    let wanted = 0;
     for (const a of attrs) {
       switch (a.type) {
         case SvmAttrType.PREFERRED_LOC:
-          wanted.preferred = true;
+          wanted |= WANT_PREFERRED;
           break;
         case SvmAttrType.PREFETCH_LOC:
-          wanted.prefetch = true;
+          wanted |= WANT_PREFETCH;
           break;
         case SvmAttrType.ACCESS:
-          wanted.access = true;
+          wanted |= WANT_ACCESS;
           break;
         case SvmAttrType.SET_FLAGS:
         case SvmAttrType.CLR_FLAGS:
-          wanted.flags = true;
+          wanted |= WANT_FLAGS;
           break;
         case SvmAttrType.GRANULARITY:
-          wanted.granularity = true;
+          wanted |= WANT_GRANULARITY;
           break;
         default:
           // ACCESS_IN_PLACE and NO_ACCESS are answers, not questions.
           throw new ModelError(Errno.EINVAL, `get invalid attr type 0x${a.type.toString(16)}`);
       }
     }
-    const ans = aggregate(
-      this.ranges.overlapping(span.start, span.start + span.pages - 1),
-      wanted,
-      this.supported,
-      this.xnack,
-      this.ranges.defaultGranularity,
-    );
+    const last = start + pages - 1;
+    const st = this.ranges.store;
+    const ans = this.answer;
+    // A range starting at the span's first page and reaching its last is the only one in the span.
+    const k = st.find(start);
+    if (k >= 0 && st.last(k) >= last) {
+      ONE_SLOT[0] = k;
+      aggregate(st, ONE_SLOT, 1, wanted, this.supported, this.xnack, this.ranges.defaultGranularity, ans);
+    } else {
+      const slots = this.ranges.overlapping(start, last).map((r) => r.slot);
+      aggregate(st, slots, slots.length, wanted, this.supported, this.xnack, this.ranges.defaultGranularity, ans);
+    }
     return attrs.map((a) => {
       switch (a.type) {
         case SvmAttrType.PREFERRED_LOC:

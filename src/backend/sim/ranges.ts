@@ -7,6 +7,20 @@
 import { SvmAttrType, SvmFlag, SvmLocation } from '../abi.js';
 import type { SvmAttribute } from '../contract.js';
 import { IntervalMap } from './interval-map.js';
+import {
+  F_LAST,
+  F_START,
+  I_ACCESS,
+  I_AIP,
+  I_GRAN,
+  I_MAPPED,
+  RangeStore,
+  ROW_DOUBLES,
+  ROW_WORDS,
+  U_FLAGS,
+  U_PREF,
+  U_PREFETCH,
+} from './range-store.js';
 import type { SimGpu } from './devices.js';
 
 /**
@@ -23,42 +37,155 @@ export interface SvmBo {
   live: boolean;
 }
 
-export interface SvmRange {
-  /** First and last page, inclusive, as prange->start / prange->last. */
-  start: number;
-  last: number;
-  preferredLoc: number;
-  prefetchLoc: number;
-  granularity: number;
-  flags: number;
-  /** bitmap_access / bitmap_aip over gpuidx. */
-  access: number;
-  aip: number;
-  mappedToGpu: boolean;
+/** The store of the ranges in a list: their rows, and the hash index of their first pages. */
+export type Store = RangeStore<SvmRange>;
+
+/**
+ * One svm_range. While it is in a RangeList (attached) its attributes live in the list's store, in the row
+ * of `slot`, so a hot call reads one row and not this object; while it is not (a clone being prepared, or a
+ * range just removed, which callers may still read) they live in its own fields. The accessors hide which.
+ */
+export class SvmRange {
+  /** Its row in the store while it is in the list, else -1. */
+  slot = -1;
   /** The VRAM BO holding this range's device pages, if any (prange->svm_bo). */
   bo: SvmBo | undefined;
+  private dStart: number;
+  private dLast: number;
+  private dPref: number;
+  private dPrefetch: number;
+  private dGran: number;
+  private dFlags: number;
+  private dAccess: number;
+  private dAip: number;
+  private dMapped: boolean;
+
+  constructor(
+    private readonly store: Store,
+    start: number,
+    last: number,
+    preferredLoc: number,
+    prefetchLoc: number,
+    granularity: number,
+    flags: number,
+    access: number,
+    aip: number,
+    mappedToGpu: boolean,
+    bo: SvmBo | undefined,
+  ) {
+    this.bo = bo;
+    this.dStart = start;
+    this.dLast = last;
+    this.dPref = preferredLoc;
+    this.dPrefetch = prefetchLoc;
+    this.dGran = granularity;
+    this.dFlags = flags;
+    this.dAccess = access;
+    this.dAip = aip;
+    this.dMapped = mappedToGpu;
+  }
+
+  /** Moves the attributes into a new row of the store (the range joins the list). */
+  attach(): void {
+    if (this.slot >= 0) throw new Error('internal: range already in the list');
+    const st = this.store;
+    const k = st.alloc(this, this.dStart, this.dLast);
+    const w = k * ROW_WORDS;
+    st.u32[w + U_PREF] = this.dPref;
+    st.u32[w + U_PREFETCH] = this.dPrefetch;
+    st.u32[w + U_FLAGS] = this.dFlags;
+    st.i32[w + I_GRAN] = this.dGran;
+    st.i32[w + I_ACCESS] = this.dAccess;
+    st.i32[w + I_AIP] = this.dAip;
+    st.i32[w + I_MAPPED] = this.dMapped ? 1 : 0;
+    this.slot = k;
+  }
+
+  /** Takes the attributes back from the store and frees the row (the range left the list). */
+  detach(): void {
+    const k = this.slot;
+    if (k < 0) throw new Error('internal: range not in the list');
+    this.dStart = this.start;
+    this.dLast = this.last;
+    this.dPref = this.preferredLoc;
+    this.dPrefetch = this.prefetchLoc;
+    this.dGran = this.granularity;
+    this.dFlags = this.flags;
+    this.dAccess = this.access;
+    this.dAip = this.aip;
+    this.dMapped = this.mappedToGpu;
+    this.slot = -1;
+    this.store.release(k);
+  }
+
+  /** First and last page, inclusive, as prange->start / prange->last. Fixed while in the list (its keys). */
+  get start(): number {
+    return this.slot < 0 ? this.dStart : this.store.f64[this.slot * ROW_DOUBLES + F_START]!;
+  }
+  set start(v: number) {
+    if (this.slot >= 0) throw new Error('internal: moving a range that is in the list');
+    this.dStart = v;
+  }
+  get last(): number {
+    return this.slot < 0 ? this.dLast : this.store.f64[this.slot * ROW_DOUBLES + F_LAST]!;
+  }
+  set last(v: number) {
+    if (this.slot >= 0) throw new Error('internal: moving a range that is in the list');
+    this.dLast = v;
+  }
+  get preferredLoc(): number {
+    return this.slot < 0 ? this.dPref : this.store.u32[this.slot * ROW_WORDS + U_PREF]!;
+  }
+  set preferredLoc(v: number) {
+    if (this.slot < 0) this.dPref = v;
+    else this.store.u32[this.slot * ROW_WORDS + U_PREF] = v;
+  }
+  get prefetchLoc(): number {
+    return this.slot < 0 ? this.dPrefetch : this.store.u32[this.slot * ROW_WORDS + U_PREFETCH]!;
+  }
+  set prefetchLoc(v: number) {
+    if (this.slot < 0) this.dPrefetch = v;
+    else this.store.u32[this.slot * ROW_WORDS + U_PREFETCH] = v;
+  }
+  get granularity(): number {
+    return this.slot < 0 ? this.dGran : this.store.i32[this.slot * ROW_WORDS + I_GRAN]!;
+  }
+  set granularity(v: number) {
+    if (this.slot < 0) this.dGran = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_GRAN] = v;
+  }
+  get flags(): number {
+    return this.slot < 0 ? this.dFlags : this.store.u32[this.slot * ROW_WORDS + U_FLAGS]!;
+  }
+  set flags(v: number) {
+    if (this.slot < 0) this.dFlags = v;
+    else this.store.u32[this.slot * ROW_WORDS + U_FLAGS] = v;
+  }
+  /** bitmap_access / bitmap_aip over gpuidx. */
+  get access(): number {
+    return this.slot < 0 ? this.dAccess : this.store.i32[this.slot * ROW_WORDS + I_ACCESS]!;
+  }
+  set access(v: number) {
+    if (this.slot < 0) this.dAccess = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_ACCESS] = v;
+  }
+  get aip(): number {
+    return this.slot < 0 ? this.dAip : this.store.i32[this.slot * ROW_WORDS + I_AIP]!;
+  }
+  set aip(v: number) {
+    if (this.slot < 0) this.dAip = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_AIP] = v;
+  }
+  get mappedToGpu(): boolean {
+    return this.slot < 0 ? this.dMapped : this.store.i32[this.slot * ROW_WORDS + I_MAPPED] !== 0;
+  }
+  set mappedToGpu(v: boolean) {
+    if (this.slot < 0) this.dMapped = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_MAPPED] = v ? 1 : 0;
+  }
 }
 
 export const npages = (r: SvmRange): number => r.last - r.start + 1;
-
-/**
- * Every range is built by this one literal, so all have one hidden class with the fields in the object
- * (object spread gave ranges several shapes and an out-of-object property store: more memory, more misses).
- */
-function makeRange(
-  start: number,
-  last: number,
-  preferredLoc: number,
-  prefetchLoc: number,
-  granularity: number,
-  flags: number,
-  access: number,
-  aip: number,
-  mappedToGpu: boolean,
-  bo: SvmBo | undefined,
-): SvmRange {
-  return { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu, bo };
-}
 
 /** kfd_svm.c: svm_range_set_default_attributes. */
 export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'preferredLoc' | 'prefetchLoc' | 'granularity' | 'flags'> {
@@ -72,6 +199,8 @@ export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'prefer
 
 export class RangeList {
   readonly tree = new IntervalMap<SvmRange>();
+  /** The rows of the ranges in the list, and which range starts at a page. */
+  readonly store: Store = new RangeStore<SvmRange>();
 
   constructor(
     readonly defaultGranularity: number,
@@ -86,28 +215,38 @@ export class RangeList {
   /** svm_range_new: defaults, and with XNACK on access to every SVM-capable GPU. */
   create(start: number, last: number, accessAll: number): SvmRange {
     const d = defaultAttrs(this.defaultGranularity);
-    return makeRange(start, last, d.preferredLoc, d.prefetchLoc, d.granularity, d.flags, accessAll, 0, false, undefined);
+    return new SvmRange(this.store, start, last, d.preferredLoc, d.prefetchLoc, d.granularity, d.flags, accessAll, 0, false, undefined);
   }
 
   /** svm_range_clone (and the attribute copy of svm_range_split_adjust). It joins the BO when inserted. */
   clone(old: SvmRange, start = old.start, last = old.last): SvmRange {
-    return makeRange(start, last, old.preferredLoc, old.prefetchLoc, old.granularity, old.flags, old.access, old.aip, old.mappedToGpu, old.bo);
+    return new SvmRange(this.store, start, last, old.preferredLoc, old.prefetchLoc, old.granularity, old.flags, old.access, old.aip, old.mappedToGpu, old.bo);
   }
 
   insert(r: SvmRange): void {
     this.tree.insert(r.start, r.last + 1, r);
+    r.attach();
     if (r.bo) r.bo.ranges.add(r);
   }
 
   remove(r: SvmRange): void {
     this.tree.delete(r.start);
+    r.detach();
     if (r.bo) {
       r.bo.ranges.delete(r);
     }
   }
 
+  /** The range holding `page`: the hash index answers when the range starts there, the tree otherwise. */
   at(page: number): SvmRange | undefined {
+    const k = this.store.find(page);
+    if (k >= 0) return this.store.objs[k];
     return this.tree.valueAt(page);
+  }
+
+  /** The slot of the range that is exactly [start, last], or -1 (one hash lookup, no tree descent). */
+  exactSlot(start: number, last: number): number {
+    return this.store.exact(start, last);
   }
 
   /** The ranges overlapping [start, last], in address order. */
@@ -120,12 +259,13 @@ export class RangeList {
   }
 }
 
-/** kfd_svm.c: svm_range_is_same_attrs. */
-export function isSameAttrs(r: SvmRange, attrs: readonly SvmAttribute[], gpuIdx: (gpuId: number) => number): boolean {
+/** kfd_svm.c: svm_range_is_same_attrs, on the row of a range in the list. */
+export function isSameAttrs(st: Store, k: number, attrs: readonly SvmAttribute[], gpuIdx: (gpuId: number) => number): boolean {
+  const w = k * ROW_WORDS;
   for (const a of attrs) {
     switch (a.type) {
       case SvmAttrType.PREFERRED_LOC:
-        if (r.preferredLoc !== a.value) return false;
+        if (st.u32[w + U_PREF] !== a.value) return false;
         break;
       case SvmAttrType.PREFETCH_LOC:
         // "Prefetch should always trigger a migration even if the value of the attribute didn't change."
@@ -134,40 +274,47 @@ export function isSameAttrs(r: SvmRange, attrs: readonly SvmAttribute[], gpuIdx:
       case SvmAttrType.ACCESS_IN_PLACE:
       case SvmAttrType.NO_ACCESS: {
         const bit = 1 << gpuIdx(a.value);
+        const access = st.i32[w + I_ACCESS]!;
+        const aip = st.i32[w + I_AIP]!;
         if (a.type === SvmAttrType.NO_ACCESS) {
-          if (r.access & bit || r.aip & bit) return false;
+          if (access & bit || aip & bit) return false;
         } else if (a.type === SvmAttrType.ACCESS) {
-          if (!(r.access & bit)) return false;
-        } else if (!(r.aip & bit)) return false;
+          if (!(access & bit)) return false;
+        } else if (!(aip & bit)) return false;
         break;
       }
       case SvmAttrType.SET_FLAGS:
-        if ((r.flags & a.value) >>> 0 !== a.value) return false;
+        if ((st.u32[w + U_FLAGS]! & a.value) >>> 0 !== a.value) return false;
         break;
       case SvmAttrType.CLR_FLAGS:
-        if ((r.flags & a.value) !== 0) return false;
+        if ((st.u32[w + U_FLAGS]! & a.value) !== 0) return false;
         break;
       case SvmAttrType.GRANULARITY:
-        if (r.granularity !== a.value) return false;
+        if (st.i32[w + I_GRAN] !== a.value) return false;
         break;
     }
   }
   return true;
 }
 
+/** prange->mapped_to_gpu of a range in the list, from its row. */
+export const mappedAt = (st: Store, k: number): boolean => st.i32[k * ROW_WORDS + I_MAPPED] !== 0;
+
 /**
- * kfd_svm.c: svm_range_apply_attrs. Returns whether GPU mappings must be updated (`update_mapping`).
- * Flags are stored as given (u32): bits above SVM_FLAGS_ALL are kept, as the kernel keeps them.
+ * kfd_svm.c: svm_range_apply_attrs, on the row of a range in the list. Returns whether GPU mappings must be
+ * updated (`update_mapping`). Flags are stored as given (u32): bits above SVM_FLAGS_ALL are kept, as the
+ * kernel keeps them.
  */
-export function applyAttrs(r: SvmRange, attrs: readonly SvmAttribute[], xnack: boolean, gpuIdx: (gpuId: number) => number): boolean {
+export function applyAttrs(st: Store, k: number, attrs: readonly SvmAttribute[], xnack: boolean, gpuIdx: (gpuId: number) => number): boolean {
+  const w = k * ROW_WORDS;
   let updateMapping = false;
   for (const a of attrs) {
     switch (a.type) {
       case SvmAttrType.PREFERRED_LOC:
-        r.preferredLoc = a.value;
+        st.u32[w + U_PREF] = a.value;
         break;
       case SvmAttrType.PREFETCH_LOC:
-        r.prefetchLoc = a.value;
+        st.u32[w + U_PREFETCH] = a.value;
         break;
       case SvmAttrType.ACCESS:
       case SvmAttrType.ACCESS_IN_PLACE:
@@ -175,29 +322,31 @@ export function applyAttrs(r: SvmRange, attrs: readonly SvmAttribute[], xnack: b
         if (!xnack) updateMapping = true;
         const bit = 1 << gpuIdx(a.value);
         // NO_ACCESS clears both bits; ACCESS sets access and clears in-place; ACCESS_IN_PLACE the reverse.
+        const access = st.i32[w + I_ACCESS]!;
+        const aip = st.i32[w + I_AIP]!;
         if (a.type === SvmAttrType.NO_ACCESS) {
-          r.access &= ~bit;
-          r.aip &= ~bit;
+          st.i32[w + I_ACCESS] = access & ~bit;
+          st.i32[w + I_AIP] = aip & ~bit;
         } else if (a.type === SvmAttrType.ACCESS) {
-          r.access |= bit;
-          r.aip &= ~bit;
+          st.i32[w + I_ACCESS] = access | bit;
+          st.i32[w + I_AIP] = aip & ~bit;
         } else {
-          r.access &= ~bit;
-          r.aip |= bit;
+          st.i32[w + I_ACCESS] = access & ~bit;
+          st.i32[w + I_AIP] = aip | bit;
         }
         break;
       }
       case SvmAttrType.SET_FLAGS:
         updateMapping = true;
-        r.flags = (r.flags | a.value) >>> 0;
+        st.u32[w + U_FLAGS] = (st.u32[w + U_FLAGS]! | a.value) >>> 0;
         break;
       case SvmAttrType.CLR_FLAGS:
         updateMapping = true;
-        r.flags = (r.flags & ~a.value) >>> 0;
+        st.u32[w + U_FLAGS] = (st.u32[w + U_FLAGS]! & ~a.value) >>> 0;
         break;
       case SvmAttrType.GRANULARITY:
         // min_t(uint32_t, value, 0x3F)
-        r.granularity = Math.min(a.value, 0x3f);
+        st.i32[w + I_GRAN] = Math.min(a.value, 0x3f);
         break;
     }
   }
@@ -237,13 +386,8 @@ export function planAdd(
   gpuIdx: (gpuId: number) => number,
 ): AddPlan {
   const last = start + size - 1;
-  // The common case, one range exactly covering the span (then no other range overlaps it): updated in
-  // place (or left alone), found with one lookup and no list of hits.
-  const node = list.tree.exact(start, last + 1);
-  if (node) {
-    const update = isSameAttrs(node, attrs, gpuIdx) && node.mappedToGpu ? NONE : [node];
-    return { update, insert: NONE, remove: NONE, remap: NONE, newPages: 0 };
-  }
+  // (One range exactly covering the span is the caller's fast path, KfdProcess.setExact; the walk below
+  // gives the same plan for it: an update list of that range alone, or none.)
   const hit = list.overlapping(start, last);
   // Kept in insertion order; reversed at the end to give list_add's head-first order.
   const updateOrder: SvmRange[] = [];
@@ -266,7 +410,7 @@ export function planAdd(
   let cur = start;
   for (const node of hit) {
     const nextStart = Math.min(node.last, last) + 1;
-    if (isSameAttrs(node, attrs, gpuIdx) && node.mappedToGpu) {
+    if (isSameAttrs(list.store, node.slot, attrs, gpuIdx) && node.mappedToGpu) {
       // nothing to do
     } else if (node.start < cur || node.last > last) {
       const clone = list.clone(node);
@@ -316,30 +460,41 @@ export interface GetAnswer {
   aip: number;
 }
 
+/** What a GET asks for (bits of `wanted` in aggregate). */
+export const WANT_PREFERRED = 1;
+export const WANT_PREFETCH = 2;
+export const WANT_ACCESS = 4;
+export const WANT_FLAGS = 8;
+export const WANT_GRANULARITY = 16;
+
 /**
- * kfd_svm.c: svm_range_get_attr's walk. Only the ranges present in the span count: holes between them are
- * not visited (the kernel iterates the interval tree), so a span half covered by one range answers with
- * that range's attributes. With no range at all the process defaults answer, and access then depends on
- * XNACK (every SVM-capable GPU with XNACK on, none with it off).
+ * kfd_svm.c: svm_range_get_attr's walk, over the rows `slots[0..n)` of the ranges in the span, in address
+ * order, into `out` (reused by the caller: a GET allocates no answer object of its own). Only the ranges
+ * present in the span count: holes between them are not visited (the kernel iterates the interval tree),
+ * so a span half covered by one range answers with that range's attributes. With no range at all the
+ * process defaults answer, and access then depends on XNACK (every SVM-capable GPU with XNACK on, none
+ * with it off).
  */
 export function aggregate(
-  ranges: readonly SvmRange[],
-  wanted: { preferred: boolean; prefetch: boolean; access: boolean; flags: boolean; granularity: boolean },
+  st: Store,
+  slots: ArrayLike<number>,
+  n: number,
+  wanted: number,
   supported: number,
   xnack: boolean,
   defaultGranularity: number,
-): GetAnswer {
-  if (ranges.length === 0) {
+  out: GetAnswer,
+): void {
+  if (n === 0) {
     const d = defaultAttrs(defaultGranularity);
-    return {
-      location: d.preferredLoc,
-      prefetchLoc: d.prefetchLoc,
-      granularity: d.granularity,
-      flagsAnd: d.flags,
-      flagsOr: d.flags,
-      access: xnack ? supported : 0,
-      aip: 0,
-    };
+    out.location = d.preferredLoc;
+    out.prefetchLoc = d.prefetchLoc;
+    out.granularity = d.granularity;
+    out.flagsAnd = d.flags;
+    out.flagsOr = d.flags;
+    out.access = xnack ? supported : 0;
+    out.aip = 0;
+    return;
   }
   const U = SvmLocation.UNDEFINED;
   let location: number = U;
@@ -349,30 +504,48 @@ export function aggregate(
   let flagsOr = 0;
   let access = supported;
   let aip = supported;
-  let getPreferred = wanted.preferred;
-  let getPrefetch = wanted.prefetch;
-  for (const r of ranges) {
+  let getPreferred = (wanted & WANT_PREFERRED) !== 0;
+  let getPrefetch = (wanted & WANT_PREFETCH) !== 0;
+  const getAccess = (wanted & WANT_ACCESS) !== 0;
+  const getFlags = (wanted & WANT_FLAGS) !== 0;
+  const getGranularity = (wanted & WANT_GRANULARITY) !== 0;
+  const u32 = st.u32;
+  const i32 = st.i32;
+  for (let j = 0; j < n; j++) {
+    const w = slots[j]! * ROW_WORDS;
     if (getPreferred) {
-      if (r.preferredLoc === U || (location !== U && location !== r.preferredLoc)) {
+      const pref = u32[w + U_PREF]!;
+      if (pref === U || (location !== U && location !== pref)) {
         location = U;
         getPreferred = false;
-      } else location = r.preferredLoc;
+      } else location = pref;
     }
     if (getPrefetch) {
-      if (r.prefetchLoc === U || (prefetchLoc !== U && prefetchLoc !== r.prefetchLoc)) {
+      const pf = u32[w + U_PREFETCH]!;
+      if (pf === U || (prefetchLoc !== U && prefetchLoc !== pf)) {
         prefetchLoc = U;
         getPrefetch = false;
-      } else prefetchLoc = r.prefetchLoc;
+      } else prefetchLoc = pf;
     }
-    if (wanted.access) {
-      access &= r.access;
-      aip &= r.aip;
+    if (getAccess) {
+      access &= i32[w + I_ACCESS]!;
+      aip &= i32[w + I_AIP]!;
     }
-    if (wanted.flags) {
-      flagsAnd = (flagsAnd & r.flags) >>> 0;
-      flagsOr = (flagsOr | r.flags) >>> 0;
+    if (getFlags) {
+      const f = u32[w + U_FLAGS]!;
+      flagsAnd = (flagsAnd & f) >>> 0;
+      flagsOr = (flagsOr | f) >>> 0;
     }
-    if (wanted.granularity && r.granularity < granularity) granularity = r.granularity;
+    if (getGranularity) {
+      const g = i32[w + I_GRAN]!;
+      if (g < granularity) granularity = g;
+    }
   }
-  return { location, prefetchLoc, granularity, flagsAnd, flagsOr, access, aip };
+  out.location = location;
+  out.prefetchLoc = prefetchLoc;
+  out.granularity = granularity;
+  out.flagsAnd = flagsAnd;
+  out.flagsOr = flagsOr;
+  out.access = access;
+  out.aip = aip;
 }
