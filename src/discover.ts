@@ -47,6 +47,12 @@ export function discoverMachine(text: MachineText): Machine {
   }
   if (!topo.present) return { gpus: [], cpus: [], spmRanges: [], notes: [topo.reason] };
   notes.push(...topo.warnings);
+  if (topo.hiddenNodes.length > 0) {
+    notes.push(
+      `${topo.hiddenNodes.length} GPU node(s) (sysfs ${topo.hiddenNodes.join(', ')}) are hidden from this process by its ` +
+        'device cgroup (a batch system giving the job only some GPUs): they are left out.',
+    );
+  }
 
   let iomem: IomemResult | undefined;
   try {

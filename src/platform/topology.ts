@@ -129,6 +129,13 @@ export interface TopologyPresent {
   platform: { oemId: string; oemTableId: string; revision: number };
   nodes: TopologyNode[];
   gpus: TopologyNode[];
+  /**
+   * Sysfs ids of GPU nodes this process may not see: the kernel answers EPERM for their files when the
+   * device cgroup denies the GPU's render node (kfd_topology.c: kfd_devcgroup_check_permission), as Slurm's
+   * ConstrainDevices does for the GPUs of other jobs. They are left out of `nodes` and `gpus`, as libhsakmt
+   * leaves them out (topology_sysfs_check_node_supported).
+   */
+  hiddenNodes: number[];
   /** How many reads it took to get a consistent tree. */
   attempts: number;
   /** Oddities that did not stop the parse (a count property that disagrees with the entries). */
@@ -410,7 +417,17 @@ function readOnce(r: Reader, attempt: number, withCaches: boolean): TopologyPres
   const nodeList = r.list('nodes');
   if (nodeList === undefined) throw new Vanished('nodes/ vanished');
   const warnings: string[] = [];
-  const nodes = numericEntries(nodeList).map((id) => readNode(r, id, warnings, withCaches));
+  const nodes: TopologyNode[] = [];
+  const hiddenNodes: number[] = [];
+  for (const id of numericEntries(nodeList)) {
+    try {
+      nodes.push(readNode(r, id, warnings, withCaches));
+    } catch (e) {
+      // The kernel denies only GPU nodes (dev->gpu): EPERM on a CPU node is something else, and fails.
+      if (!deniedByCgroup(e) || isCpuNode(r, id)) throw e;
+      hiddenNodes.push(id);
+    }
+  }
   const gen1 = parseUint(r.need(genPath), genPath);
   if (gen1 !== gen0) throw new Vanished(`generation_id changed from ${gen0} to ${gen1} during the read`);
   const result: TopologyPresent = {
@@ -424,10 +441,26 @@ function readOnce(r: Reader, attempt: number, withCaches: boolean): TopologyPres
     },
     nodes,
     gpus: nodes.filter((n) => n.isGpu),
+    hiddenNodes,
     attempts: attempt,
     warnings,
   };
   return withBigintJson(result);
+}
+
+/** A node file refused with EPERM: only the device cgroup check makes a topology file answer that. */
+function deniedByCgroup(e: unknown): boolean {
+  if (!(e instanceof TopologyReadError)) return false;
+  const cause = e.cause as { errno?: unknown; code?: unknown } | null;
+  return typeof cause === 'object' && cause !== null && (cause.code === 'EPERM' || cause.errno === 1);
+}
+
+function isCpuNode(r: Reader, id: number): boolean {
+  try {
+    return r.file(`nodes/${id}/gpu_id`)?.trim() === '0';
+  } catch {
+    return false;
+  }
 }
 
 function absent(): TopologyAbsent {

@@ -1,6 +1,7 @@
 /** Machine discovery from the text surfaces the simulator writes for each profile (the kernel's formats). */
 import { describe, expect, it } from 'vitest';
 import { createSimBackend } from '../../../src/backend/sim/index.js';
+import { KernelError } from '../../../src/backend/errors.js';
 import { discoverMachine } from '../../../src/discover.js';
 import { getProfile, PROFILE_IDS } from '../../../src/platform/profiles.js';
 
@@ -19,6 +20,25 @@ describe('discoverMachine', () => {
       ),
     );
     expect(m.cpus.map((c) => c.cores)).toEqual(p.cpus.map((c) => c.cores * (c.threadsPerCore ?? 2)));
+  });
+
+  it('GPUs a device cgroup denies (EPERM on their topology files) are left out, with a note', () => {
+    const { machine } = createSimBackend({ profile: 'mi250x' });
+    const tree = machine.topology!;
+    const denied = (p: string): boolean => /^nodes\/(3|4)\//.test(p);
+    const m = discoverMachine({
+      ...machine,
+      topology: {
+        readFile: (p) => {
+          if (denied(p)) throw new KernelError(1, 'read', p);
+          return tree.readFile(p);
+        },
+        listDir: (p) => tree.listDir(p),
+      },
+    });
+    const all = discoverMachine(machine);
+    expect(m.gpus).toHaveLength(all.gpus.length - 2);
+    expect(m.notes.some((n) => /2 GPU node\(s\) \(sysfs 3, 4\) are hidden .* device cgroup/.test(n))).toBe(true);
   });
 
   it('ties each Soft Reserved range to its GPU when iomem shows addresses (root)', () => {

@@ -6,6 +6,7 @@ import { decodeCapability, HSA_CAP } from '../../../src/platform/kfd-sysfs.js';
 import { getProfile, topologyTree } from '../../../src/platform/profiles.js';
 import { parseProperties, parseTopology, type TopologyPresent } from '../../../src/platform/topology.js';
 import { MapTreeReader } from '../../../src/platform/tree-reader.js';
+import { KernelError } from '../../../src/backend/errors.js';
 import { topologyFixture } from './fixtures.js';
 
 function present(r: ReturnType<typeof parseTopology>): TopologyPresent {
@@ -212,5 +213,39 @@ describe('parseTopology: malformed input', () => {
     };
     expect(() => parseTopology(r)).toThrow(TopologyReadError);
     expect(() => parseTopology(r)).toThrow(/nodes\/0\/properties.*EPERM/);
+  });
+});
+
+describe('parseTopology: GPUs the device cgroup denies (Slurm ConstrainDevices)', () => {
+  const base = topologyTree(getProfile('mi250x')) as MapTreeReader;
+  // kfd_topology.c answers EPERM for every file of a GPU node whose render node the cgroup denies;
+  // FsTreeReader reports that as the KernelError a real read gives.
+  const denying = (denied: number[]): TreeReader => ({
+    readFile: (p) => {
+      const m = /^nodes\/(\d+)\//.exec(p);
+      if (m && denied.includes(Number(m[1]))) throw new KernelError(1, 'read', `/sys/class/kfd/kfd/topology/${p}`);
+      return base.readFile(p);
+    },
+    listDir: (p) => base.listDir(p),
+  });
+
+  it('leaves denied GPU nodes out of nodes and gpus and lists them in hiddenNodes', () => {
+    const all = present(parseTopology(base, { caches: false }));
+    const t = present(parseTopology(denying([2, 5]), { caches: false }));
+    expect(t.hiddenNodes).toEqual([2, 5]);
+    expect(t.nodes.map((n) => n.id)).toEqual(all.nodes.map((n) => n.id).filter((id) => id !== 2 && id !== 5));
+    expect(t.gpus).toHaveLength(all.gpus.length - 2);
+    expect(all.hiddenNodes).toEqual([]);
+  });
+
+  it('any other read error still fails the parse with TopologyReadError', () => {
+    const r: TreeReader = {
+      readFile: (p) => {
+        if (p === 'nodes/2/gpu_id') throw new KernelError(5, 'read', p);
+        return base.readFile(p);
+      },
+      listDir: (p) => base.listDir(p),
+    };
+    expect(() => parseTopology(r)).toThrow(TopologyReadError);
   });
 });
