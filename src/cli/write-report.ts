@@ -7,12 +7,13 @@ export function fileSafeHost(host: string): string {
 }
 
 /**
- * Writes `<dir>/<kind>-<host>.json` atomically (a temporary file, then rename), so the merger never reads
- * a half-written report from a node that is still running or was killed mid-write.
+ * Writes `<dir>/<kind>-<host>.json` (`<kind>-<host>.task<N>.json` for task N of several on one node)
+ * atomically (a temporary file, then rename), so the merger never reads a half-written report from a node
+ * that is still running or was killed mid-write.
  */
-export function writeNodeReport(dir: string, kind: 'smoke' | 'bench', host: string, data: unknown): string {
+export function writeNodeReport(dir: string, kind: 'smoke' | 'bench', host: string, data: unknown, task?: number): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${kind}-${fileSafeHost(host)}.json`);
+  const file = join(dir, `${kind}-${fileSafeHost(host)}${task === undefined ? '' : `.task${task}`}.json`);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);

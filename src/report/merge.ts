@@ -118,9 +118,9 @@ export interface MergeOptions {
 
 const collator = new Intl.Collator('en', { numeric: true });
 
-/** `smoke-nid001.json` → `nid001`. */
+/** `smoke-nid001.json` (or `smoke-nid001.task3.json`) → `nid001`. */
 export function hostFromFileName(file: string): string {
-  const base = file.replace(/^.*[\\/]/, '').replace(/\.json$/i, '');
+  const base = file.replace(/^.*[\\/]/, '').replace(/\.json$/i, '').replace(/\.task\d+$/, '');
   return base.replace(/^(smoke|bench)-/, '') || base;
 }
 
@@ -178,7 +178,8 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
       continue;
     }
     for (const w of r.warnings) problems.push({ file: input.file, problem: w });
-    const key = `${r.report.kind}\0${shortHost(r.report.host)}`;
+    // Several tasks on one node (one per GPU) each write a report: a duplicate is the same task again.
+    const key = `${r.report.kind}\0${shortHost(r.report.host)}\0${r.report.slurm?.task ?? ''}`;
     const prev = byHostKind.get(key);
     if (!prev) {
       byHostKind.set(key, { file: input.file, report: r.report });
@@ -191,7 +192,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
     byHostKind.set(key, kept);
     problems.push({
       file: dropped.file,
-      problem: `duplicate ${r.report.kind} report for host ${r.report.host}: kept ${kept.file}`,
+      problem: `duplicate ${r.report.kind} report for host ${r.report.host}${r.report.slurm?.task === undefined ? '' : ` task ${r.report.slurm.task}`}: kept ${kept.file}`,
     });
   }
 
@@ -254,7 +255,8 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
       a.bytes - b.bytes,
   );
 
-  // Nodes: one row per host. A host with both a smoke and a bench report gets one row from both.
+  // Nodes: one row per host. A host with both a smoke and a bench report, or with the reports of several
+  // tasks, gets one row from all of them.
   const rowsByHost = new Map<string, NodeRow>();
   for (const { file, report } of accepted) {
     const host = shortHost(report.host);
@@ -303,7 +305,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
       failedChecks: [...new Set([...prev.failedChecks, ...row.failedChecks])],
       outliers: prev.outliers,
     };
-    delete combined.kind;
+    if (prev.kind !== row.kind) delete combined.kind;
     rowsByHost.set(host, combined);
   }
   // An unreadable file for a host that also has a readable report is only a problem, not a node.
@@ -338,17 +340,22 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
     (a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status] || collator.compare(a.host, b.host),
   );
 
-  // Checks: per id, per node.
-  const checkRows = new Map<string, CheckRow & { order: number }>();
-  let order = 0;
+  // Checks: per id, per node. Per-GPU checks share an id, and so do the checks of several tasks on one
+  // node: a node passes a check when every GPU and every task passed it.
+  const perHost = new Map<string, Map<string, CheckStatus[]>>();
   for (const { report } of accepted) {
-    // Per-GPU checks share an id: a node passes a check when every GPU passed it.
-    const perId = new Map<string, CheckStatus[]>();
+    const host = shortHost(report.host);
+    const perId = perHost.get(host) ?? new Map<string, CheckStatus[]>();
+    perHost.set(host, perId);
     for (const c of report.checks) {
       const statuses = perId.get(c.id) ?? [];
       statuses.push(c.status);
       perId.set(c.id, statuses);
     }
+  }
+  const checkRows = new Map<string, CheckRow & { order: number }>();
+  let order = 0;
+  for (const [host, perId] of perHost) {
     for (const [id, statuses] of perId) {
       let row = checkRows.get(id);
       if (!row) {
@@ -359,7 +366,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
       if (s === 'pass') row.nodesPassed++;
       else if (s === 'fail') {
         row.nodesFailed++;
-        row.failingHosts.push(shortHost(report.host));
+        row.failingHosts.push(host);
       } else row.nodesSkipped++;
     }
   }

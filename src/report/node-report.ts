@@ -64,6 +64,11 @@ export interface SlurmInfo {
   nodeId?: number;
   numNodes?: number;
   nodeList?: string;
+  /**
+   * SLURM_LOCALID, set only when the step runs several tasks per node (e.g. one per GPU): each task then
+   * writes its own report, and the merger counts them as one node.
+   */
+  task?: number;
 }
 
 export interface NodeReport {
@@ -249,6 +254,8 @@ export function readNodeReport(text: string): ReadResult {
     if (numNodes !== undefined) s.numNodes = numNodes;
     const nodeList = str(data.slurm.nodeList);
     if (nodeList !== undefined) s.nodeList = nodeList;
+    const task = num(data.slurm.task);
+    if (task !== undefined && Number.isInteger(task) && task >= 0) s.task = task;
     report.slurm = s;
   }
   // `ok` is recomputed, not trusted: a report that claims ok but lists a failure is not ok.
@@ -273,5 +280,12 @@ export function slurmFromEnv(env: NodeJS.ProcessEnv): SlurmInfo | undefined {
   if (Number.isInteger(nn) && nn > 0) s.numNodes = nn;
   const list = env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
   if (list) s.nodeList = list;
+  // More tasks than nodes in this step: several tasks share a node and must not share a report file.
+  const tasks = Number(env.SLURM_STEP_NUM_TASKS ?? env.SLURM_NTASKS);
+  const nodes = Number(env.SLURM_STEP_NUM_NODES ?? env.SLURM_NNODES ?? env.SLURM_JOB_NUM_NODES);
+  const localId = Number(env.SLURM_LOCALID);
+  if (env.SLURM_LOCALID !== undefined && Number.isInteger(localId) && localId >= 0 && tasks > nodes && nodes > 0) {
+    s.task = localId;
+  }
   return s;
 }

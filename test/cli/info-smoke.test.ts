@@ -178,4 +178,24 @@ describe.concurrent('kfd-svm smoke', () => {
     // stdout holds the same report.
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(join(dir, 'smoke-nid000042.json'), 'utf8')));
   });
+
+  it('several tasks on one node (srun --ntasks-per-node=2) write one report each, merged as one node', async () => {
+    const dir = join(tmp, 'tasks');
+    const env = (localId: number) => ({
+      SLURMD_NODENAME: 'nid000007',
+      SLURM_JOB_ID: '778',
+      SLURM_JOB_NUM_NODES: '1',
+      SLURM_STEP_NUM_NODES: '1',
+      SLURM_STEP_NUM_TASKS: '2',
+      SLURM_LOCALID: String(localId),
+    });
+    const runs = await Promise.all([0, 1].map((t) => runCli(['smoke', '--json', '--out', dir, '--gpu', String(t)], env(t))));
+    expect(runs.map((r) => r.code)).toEqual([0, 0]);
+    expect(readdirSync(dir).sort()).toEqual(['smoke-nid000007.task0.json', 'smoke-nid000007.task1.json']);
+    const rep = await runCli(['report', dir, '--json']);
+    expect(rep.code).toBe(0);
+    const s = JSON.parse(rep.stdout) as { nodes: { total: number; pass: number }; problems: unknown[] };
+    expect(s.nodes).toMatchObject({ total: 1, pass: 1 });
+    expect(s.problems).toEqual([]);
+  });
 });

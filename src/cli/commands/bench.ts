@@ -107,7 +107,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
         await device.close();
       }
 
-      if (opts.out) writeNodeReport(opts.out, 'bench', host, report);
+      if (opts.out) writeNodeReport(opts.out, 'bench', host, report, report.slurm?.task);
       if (opts.svg) {
         const subtitle = `${host} · ${report.backend === 'sim' ? `simulator${report.profile ? ` (${report.profile})` : ''}, simulated clock` : 'kfd, wall time'} · fastest of ${opts.repeat}`;
         writeFileSync(opts.svg, renderBandwidthChart(chartSeries(report, gpus), { title: 'kfd-svm: migration bandwidth vs transfer size', subtitle }));

@@ -80,13 +80,13 @@ export function registerSmoke(program: Command, ctx: CommandContext): void {
                 ...(r.status === 'fail' ? { diagnostics: { message: r.message ?? 'failed', ...r.diagnostics } } : {}),
               });
             }
-            if (opts.out) writeNodeReport(opts.out, 'smoke', host, partial);
+            if (opts.out) writeNodeReport(opts.out, 'smoke', host, partial, slurm?.task);
           },
         },
       );
       if (started) progress.stop();
       if (opts.out) {
-        const file = writeNodeReport(opts.out, 'smoke', host, report);
+        const file = writeNodeReport(opts.out, 'smoke', host, report, slurm?.task);
         if (!opts.json) tap.comment(`report written to ${file}`);
       }
       if (opts.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

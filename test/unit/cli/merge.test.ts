@@ -207,6 +207,29 @@ describe('mergeReports', () => {
     expect(s.nodeRows[0]).toMatchObject({ status: 'pass', file: 'a.json' });
   });
 
+  it('the reports of several tasks on one node (one per GPU) make one node row; the same task twice is a duplicate', () => {
+    const task = (host: string, t: number, o: Parameters<typeof syntheticReport>[1] = {}) => {
+      const r = syntheticReport(host, { gpus: 1, ...o });
+      r.slurm = { jobId: '9', numNodes: 2, task: t };
+      return asFile(r, `smoke-${host}.task${t}.json`);
+    };
+    const s = mergeReports([
+      ...[0, 1, 2, 3].map((t) => task('nid001', t, t === 2 ? { fail: ['prefetch-roundtrip'] } : {})),
+      ...[0, 1, 2, 3].map((t) => task('nid002', t)),
+      task('nid002', 3, { startedAt: '2025-12-31T00:00:00.000Z' }),
+    ]);
+    expect(s.nodes).toMatchObject({ total: 2, pass: 1, fail: 1 });
+    expect(s.nodeRows.map((r) => [r.host, r.status, r.passed + r.failed + r.skipped])).toEqual([
+      ['nid001', 'fail', 4 * 9],
+      ['nid002', 'pass', 4 * 9],
+    ]);
+    // A check counts once per node, failing there if any task failed it.
+    expect(s.checks.find((c) => c.id === 'prefetch-roundtrip')).toMatchObject({ nodesPassed: 1, nodesFailed: 1, failingHosts: ['nid001'] });
+    expect(s.checks.find((c) => c.id === 'device-open')).toMatchObject({ nodesPassed: 2, nodesFailed: 0 });
+    expect(s.problems).toEqual([{ file: 'smoke-nid002.task3.json', problem: expect.stringMatching(/duplicate smoke report for host nid002 task 3: kept smoke-nid002\.task3\.json/) }]);
+    expect(hostFromFileName('out/smoke-nid007.task12.json')).toBe('nid007');
+  });
+
   it('names missing nodes from the Slurm node list, and counts unnamed ones from --expect', () => {
     const list = 'nid[001-006]';
     const files = ['nid001', 'nid002', 'nid004', 'nid006'].map((h) => asFile(syntheticReport(h, { numNodes: 6, nodeList: list })));
