@@ -1,7 +1,7 @@
 /**
  * Where the attributes of the ranges in the svm_range list live: one 64-byte row per range in typed arrays
- * (a "slot"), plus a hash index from a range's first page to its slot. At 10^5 ranges a call's cost is its
- * cache misses; a set or get of an existing range reads one hash bucket and one row, where an object per
+ * (a "slot"), the rows being the buckets of a hash table keyed by the range's first page. At 10^5 ranges a
+ * call's cost is its cache misses; a set or get of an existing range reads one row, where an object per
  * range cost a B+ tree leaf (object, keys, values), the range object and its boxed page numbers.
  *
  * The ordered queries (overlaps, splits, neighbours) stay in the B+ tree of ranges.ts; this index only
@@ -26,57 +26,88 @@ export const I_ACCESS = 8;
 export const I_AIP = 9;
 export const I_MAPPED = 10;
 
-/** An empty hash bucket's key (page numbers are never negative). */
+/** An empty bucket's start (page numbers are never negative). */
 const EMPTY = -1;
 
-export class RangeStore<T> {
+/** What the store keeps per row: the object, told its slot whenever its row moves. */
+export interface Slotted {
+  slot: number;
+}
+
+/**
+ * The rows are the buckets of an open-addressing hash table keyed by a range's first page (linear probing,
+ * at most half full): finding a range and reading its attributes is one cache line. A row moves when the
+ * table grows or a release closes a probe gap; its object's `slot` follows it, so a caller must not keep a
+ * slot number across an alloc or a release.
+ */
+export class RangeStore<T extends Slotted> {
   /** The rows, as doubles (page numbers), unsigned and signed words: three views of one buffer. */
   f64: Float64Array;
   u32: Uint32Array;
   i32: Int32Array;
-  /** The object of each occupied slot. */
-  readonly objs: Array<T | undefined> = [];
-  private readonly free: number[] = [];
-  private slots = 0;
-  /** Open addressing, linear probing: [key, slot] pairs; key EMPTY when the bucket is free. */
-  private table: Float64Array;
-  private mask: number;
-  private shift: number;
+  /** The object of each occupied row. */
+  objs: Array<T | undefined>;
+  private mask = 0;
+  private shift = 0;
   private used = 0;
 
-  constructor(initialSlots = 64) {
-    const buf = new ArrayBuffer(initialSlots * WORDS * 4);
-    this.f64 = new Float64Array(buf);
-    this.u32 = new Uint32Array(buf);
-    this.i32 = new Int32Array(buf);
-    this.table = new Float64Array(0);
-    this.mask = 0;
-    this.shift = 0;
-    this.rehash(64);
+  constructor(initialBuckets = 64) {
+    if (!(initialBuckets >= 4 && Number.isInteger(Math.log2(initialBuckets)))) {
+      throw new RangeError(`bucket count must be a power of two >= 4, got ${initialBuckets}`);
+    }
+    this.f64 = new Float64Array(0);
+    this.u32 = new Uint32Array(0);
+    this.i32 = new Int32Array(0);
+    this.objs = [];
+    this.resize(initialBuckets);
   }
 
   get size(): number {
     return this.used;
   }
 
-  /** A free slot for `obj` starting at page `start` (its row is left for the caller to fill). */
+  /** Takes a row for `obj`, a range [start, last] (the caller fills its attributes). Returns its slot. */
   alloc(obj: T, start: number, last: number): number {
-    const reused = this.free.length > 0;
-    const slot = reused ? this.free[this.free.length - 1]! : this.slots;
-    this.insertKey(start, slot); // throws before anything changes if a range already starts there
-    if (reused) this.free.pop();
-    else if (++this.slots * WORDS > this.i32.length) this.grow();
-    this.objs[slot] = obj;
-    this.f64[slot * DWORDS + F_START] = start;
-    this.f64[slot * DWORDS + F_LAST] = last;
-    return slot;
+    if (2 * (this.used + 1) > this.mask + 1) this.resize(2 * (this.mask + 1));
+    const f = this.f64;
+    let b = this.home(start);
+    for (;;) {
+      const k = f[b * DWORDS + F_START]!;
+      if (k === EMPTY) break;
+      if (k === start) throw new Error(`internal: two ranges start at page ${start}`);
+      b = (b + 1) & this.mask;
+    }
+    this.i32.fill(0, b * WORDS, (b + 1) * WORDS);
+    f[b * DWORDS + F_START] = start;
+    f[b * DWORDS + F_LAST] = last;
+    this.objs[b] = obj;
+    this.used++;
+    return b;
   }
 
-  /** Frees a slot (its range left the list). */
+  /** Frees a row (its range left the list); rows after it in its probe run may move back. */
   release(slot: number): void {
-    this.deleteKey(this.f64[slot * DWORDS + F_START]!);
-    this.objs[slot] = undefined;
-    this.free.push(slot);
+    const f = this.f64;
+    const mask = this.mask;
+    let i = slot;
+    let j = slot;
+    for (;;) {
+      j = (j + 1) & mask;
+      const kj = f[j * DWORDS + F_START]!;
+      if (kj === EMPTY) break;
+      const h = this.home(kj);
+      // The row at j may fill the hole at i unless its home lies cyclically in (i, j].
+      const inside = i <= j ? h > i && h <= j : h > i || h <= j;
+      if (inside) continue;
+      this.i32.copyWithin(i * WORDS, j * WORDS, (j + 1) * WORDS);
+      const o = this.objs[j]!;
+      this.objs[i] = o;
+      o.slot = i;
+      i = j;
+    }
+    f[i * DWORDS + F_START] = EMPTY;
+    this.objs[i] = undefined;
+    this.used--;
   }
 
   start(slot: number): number {
@@ -89,87 +120,53 @@ export class RangeStore<T> {
 
   /** The slot of the range whose first page is `start`, or -1. */
   find(start: number): number {
-    const t = this.table;
-    let i = this.home(start);
+    const f = this.f64;
+    let b = this.home(start);
     for (;;) {
       treeWork.nodes++;
-      const k = t[2 * i]!;
-      if (k === start) return t[2 * i + 1]!;
+      const k = f[b * DWORDS + F_START]!;
+      if (k === start) return b;
       if (k === EMPTY) return -1;
-      i = (i + 1) & this.mask;
+      b = (b + 1) & this.mask;
     }
   }
 
   /** The slot of the range that is exactly [start, last], or -1. */
   exact(start: number, last: number): number {
-    const slot = this.find(start);
-    return slot >= 0 && this.f64[slot * DWORDS + F_LAST] === last ? slot : -1;
+    const b = this.find(start);
+    return b >= 0 && this.f64[b * DWORDS + F_LAST] === last ? b : -1;
   }
 
   /** Bucket of a page number: Fibonacci hashing of its low 32 bits mixed with the high ones. */
   private home(key: number): number {
     const lo = key >>> 0;
     const hi = (key / 4294967296) >>> 0;
-    return (Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.shift) & this.mask;
+    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }
 
-  private insertKey(key: number, slot: number): void {
-    if (2 * (this.used + 1) > this.mask + 1) this.rehash(2 * (this.mask + 1));
-    const t = this.table;
-    let i = this.home(key);
-    while (t[2 * i] !== EMPTY) {
-      if (t[2 * i] === key) throw new Error(`internal: two ranges start at page ${key}`);
-      i = (i + 1) & this.mask;
-    }
-    t[2 * i] = key;
-    t[2 * i + 1] = slot;
-    this.used++;
-  }
-
-  /** Removes a key; later buckets of its probe run move back (no tombstones). */
-  private deleteKey(key: number): void {
-    const t = this.table;
-    const mask = this.mask;
-    let i = this.home(key);
-    while (t[2 * i] !== key) {
-      if (t[2 * i] === EMPTY) throw new Error(`internal: no range starts at page ${key}`);
-      i = (i + 1) & mask;
-    }
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const kj = t[2 * j]!;
-      if (kj === EMPTY) break;
-      const h = this.home(kj);
-      // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
-      const inside = i <= j ? h > i && h <= j : h > i || h <= j;
-      if (inside) continue;
-      t[2 * i] = kj;
-      t[2 * i + 1] = t[2 * j + 1]!;
-      i = j;
-    }
-    t[2 * i] = EMPTY;
-    this.used--;
-  }
-
-  private rehash(buckets: number): void {
-    const old = this.table;
-    this.table = new Float64Array(2 * buckets).fill(EMPTY);
-    this.mask = buckets - 1;
-    this.shift = 32 - Math.log2(buckets);
-    this.used = 0;
-    for (let i = 0; i < old.length; i += 2) {
-      const k = old[i]!;
-      if (k !== EMPTY) this.insertKey(k, old[i + 1]!);
-    }
-  }
-
-  private grow(): void {
-    const buf = new ArrayBuffer(this.i32.byteLength * 2);
-    new Int32Array(buf).set(this.i32);
+  /** Moves every row into a table of `buckets` rows (their objects learn their new slots). */
+  private resize(buckets: number): void {
+    const oldI32 = this.i32;
+    const oldF64 = this.f64;
+    const oldObjs = this.objs;
+    const buf = new ArrayBuffer(buckets * WORDS * 4);
     this.f64 = new Float64Array(buf);
     this.u32 = new Uint32Array(buf);
     this.i32 = new Int32Array(buf);
+    for (let b = 0; b < buckets; b++) this.f64[b * DWORDS + F_START] = EMPTY;
+    this.objs = new Array<T | undefined>(buckets).fill(undefined);
+    this.mask = buckets - 1;
+    this.shift = 32 - Math.log2(buckets);
+    const f = this.f64;
+    for (let ob = 0; ob < oldObjs.length; ob++) {
+      const o = oldObjs[ob];
+      if (o === undefined) continue;
+      let b = this.home(oldF64[ob * DWORDS + F_START]!);
+      while (f[b * DWORDS + F_START] !== EMPTY) b = (b + 1) & this.mask;
+      this.i32.set(oldI32.subarray(ob * WORDS, (ob + 1) * WORDS), b * WORDS);
+      this.objs[b] = o;
+      o.slot = b;
+    }
   }
 }
 

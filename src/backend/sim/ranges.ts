@@ -40,25 +40,31 @@ export interface SvmBo {
 /** The store of the ranges in a list: their rows, and the hash index of their first pages. */
 export type Store = RangeStore<SvmRange>;
 
+/** A range's attributes while it is not in a list. */
+interface Detached {
+  start: number;
+  last: number;
+  preferredLoc: number;
+  prefetchLoc: number;
+  granularity: number;
+  flags: number;
+  access: number;
+  aip: number;
+  mappedToGpu: boolean;
+}
+
 /**
  * One svm_range. While it is in a RangeList (attached) its attributes live in the list's store, in the row
  * of `slot`, so a hot call reads one row and not this object; while it is not (a clone being prepared, or a
- * range just removed, which callers may still read) they live in its own fields. The accessors hide which.
+ * range just removed, which callers may still read) they live in a Detached object of its own. The
+ * accessors hide which.
  */
 export class SvmRange {
-  /** Its row in the store while it is in the list, else -1. */
+  /** Its row in the store while it is in the list, else -1 (the store updates it when the row moves). */
   slot = -1;
   /** The VRAM BO holding this range's device pages, if any (prange->svm_bo). */
   bo: SvmBo | undefined;
-  private dStart: number;
-  private dLast: number;
-  private dPref: number;
-  private dPrefetch: number;
-  private dGran: number;
-  private dFlags: number;
-  private dAccess: number;
-  private dAip: number;
-  private dMapped: boolean;
+  private d: Detached | undefined;
 
   constructor(
     private readonly store: Store,
@@ -74,113 +80,109 @@ export class SvmRange {
     bo: SvmBo | undefined,
   ) {
     this.bo = bo;
-    this.dStart = start;
-    this.dLast = last;
-    this.dPref = preferredLoc;
-    this.dPrefetch = prefetchLoc;
-    this.dGran = granularity;
-    this.dFlags = flags;
-    this.dAccess = access;
-    this.dAip = aip;
-    this.dMapped = mappedToGpu;
+    this.d = { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu };
   }
 
   /** Moves the attributes into a new row of the store (the range joins the list). */
   attach(): void {
-    if (this.slot >= 0) throw new Error('internal: range already in the list');
+    const d = this.d;
+    if (!d) throw new Error('internal: range already in the list');
     const st = this.store;
-    const k = st.alloc(this, this.dStart, this.dLast);
+    const k = st.alloc(this, d.start, d.last);
     const w = k * ROW_WORDS;
-    st.u32[w + U_PREF] = this.dPref;
-    st.u32[w + U_PREFETCH] = this.dPrefetch;
-    st.u32[w + U_FLAGS] = this.dFlags;
-    st.i32[w + I_GRAN] = this.dGran;
-    st.i32[w + I_ACCESS] = this.dAccess;
-    st.i32[w + I_AIP] = this.dAip;
-    st.i32[w + I_MAPPED] = this.dMapped ? 1 : 0;
+    st.u32[w + U_PREF] = d.preferredLoc;
+    st.u32[w + U_PREFETCH] = d.prefetchLoc;
+    st.u32[w + U_FLAGS] = d.flags;
+    st.i32[w + I_GRAN] = d.granularity;
+    st.i32[w + I_ACCESS] = d.access;
+    st.i32[w + I_AIP] = d.aip;
+    st.i32[w + I_MAPPED] = d.mappedToGpu ? 1 : 0;
     this.slot = k;
+    this.d = undefined;
   }
 
   /** Takes the attributes back from the store and frees the row (the range left the list). */
   detach(): void {
     const k = this.slot;
     if (k < 0) throw new Error('internal: range not in the list');
-    this.dStart = this.start;
-    this.dLast = this.last;
-    this.dPref = this.preferredLoc;
-    this.dPrefetch = this.prefetchLoc;
-    this.dGran = this.granularity;
-    this.dFlags = this.flags;
-    this.dAccess = this.access;
-    this.dAip = this.aip;
-    this.dMapped = this.mappedToGpu;
+    this.d = {
+      start: this.start,
+      last: this.last,
+      preferredLoc: this.preferredLoc,
+      prefetchLoc: this.prefetchLoc,
+      granularity: this.granularity,
+      flags: this.flags,
+      access: this.access,
+      aip: this.aip,
+      mappedToGpu: this.mappedToGpu,
+    };
     this.slot = -1;
     this.store.release(k);
   }
 
   /** First and last page, inclusive, as prange->start / prange->last. Fixed while in the list (its keys). */
   get start(): number {
-    return this.slot < 0 ? this.dStart : this.store.f64[this.slot * ROW_DOUBLES + F_START]!;
+    return this.d ? this.d.start : this.store.f64[this.slot * ROW_DOUBLES + F_START]!;
   }
   set start(v: number) {
-    if (this.slot >= 0) throw new Error('internal: moving a range that is in the list');
-    this.dStart = v;
+    if (!this.d) throw new Error('internal: moving a range that is in the list');
+    this.d.start = v;
   }
   get last(): number {
-    return this.slot < 0 ? this.dLast : this.store.f64[this.slot * ROW_DOUBLES + F_LAST]!;
+    return this.d ? this.d.last : this.store.f64[this.slot * ROW_DOUBLES + F_LAST]!;
   }
   set last(v: number) {
-    if (this.slot >= 0) throw new Error('internal: moving a range that is in the list');
-    this.dLast = v;
+    if (!this.d) throw new Error('internal: moving a range that is in the list');
+    this.d.last = v;
   }
   get preferredLoc(): number {
-    return this.slot < 0 ? this.dPref : this.store.u32[this.slot * ROW_WORDS + U_PREF]!;
+    return this.d ? this.d.preferredLoc : this.store.u32[this.slot * ROW_WORDS + U_PREF]!;
   }
   set preferredLoc(v: number) {
-    if (this.slot < 0) this.dPref = v;
+    if (this.d) this.d.preferredLoc = v;
     else this.store.u32[this.slot * ROW_WORDS + U_PREF] = v;
   }
   get prefetchLoc(): number {
-    return this.slot < 0 ? this.dPrefetch : this.store.u32[this.slot * ROW_WORDS + U_PREFETCH]!;
+    return this.d ? this.d.prefetchLoc : this.store.u32[this.slot * ROW_WORDS + U_PREFETCH]!;
   }
   set prefetchLoc(v: number) {
-    if (this.slot < 0) this.dPrefetch = v;
+    if (this.d) this.d.prefetchLoc = v;
     else this.store.u32[this.slot * ROW_WORDS + U_PREFETCH] = v;
   }
   get granularity(): number {
-    return this.slot < 0 ? this.dGran : this.store.i32[this.slot * ROW_WORDS + I_GRAN]!;
+    return this.d ? this.d.granularity : this.store.i32[this.slot * ROW_WORDS + I_GRAN]!;
   }
   set granularity(v: number) {
-    if (this.slot < 0) this.dGran = v;
+    if (this.d) this.d.granularity = v;
     else this.store.i32[this.slot * ROW_WORDS + I_GRAN] = v;
   }
   get flags(): number {
-    return this.slot < 0 ? this.dFlags : this.store.u32[this.slot * ROW_WORDS + U_FLAGS]!;
+    return this.d ? this.d.flags : this.store.u32[this.slot * ROW_WORDS + U_FLAGS]!;
   }
   set flags(v: number) {
-    if (this.slot < 0) this.dFlags = v;
+    if (this.d) this.d.flags = v;
     else this.store.u32[this.slot * ROW_WORDS + U_FLAGS] = v;
   }
   /** bitmap_access / bitmap_aip over gpuidx. */
   get access(): number {
-    return this.slot < 0 ? this.dAccess : this.store.i32[this.slot * ROW_WORDS + I_ACCESS]!;
+    return this.d ? this.d.access : this.store.i32[this.slot * ROW_WORDS + I_ACCESS]!;
   }
   set access(v: number) {
-    if (this.slot < 0) this.dAccess = v;
+    if (this.d) this.d.access = v;
     else this.store.i32[this.slot * ROW_WORDS + I_ACCESS] = v;
   }
   get aip(): number {
-    return this.slot < 0 ? this.dAip : this.store.i32[this.slot * ROW_WORDS + I_AIP]!;
+    return this.d ? this.d.aip : this.store.i32[this.slot * ROW_WORDS + I_AIP]!;
   }
   set aip(v: number) {
-    if (this.slot < 0) this.dAip = v;
+    if (this.d) this.d.aip = v;
     else this.store.i32[this.slot * ROW_WORDS + I_AIP] = v;
   }
   get mappedToGpu(): boolean {
-    return this.slot < 0 ? this.dMapped : this.store.i32[this.slot * ROW_WORDS + I_MAPPED] !== 0;
+    return this.d ? this.d.mappedToGpu : this.store.i32[this.slot * ROW_WORDS + I_MAPPED] !== 0;
   }
   set mappedToGpu(v: boolean) {
-    if (this.slot < 0) this.dMapped = v;
+    if (this.d) this.d.mappedToGpu = v;
     else this.store.i32[this.slot * ROW_WORDS + I_MAPPED] = v ? 1 : 0;
   }
 }
