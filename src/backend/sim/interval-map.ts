@@ -378,6 +378,14 @@ export class IntervalMap<V> {
     return l && l.ends[this.hitIdx]! > p ? l.vals[this.hitIdx] : undefined;
   }
 
+  /** True when one interval holds all of [a, b) (a < b) and has this value (no object made). */
+  covers(a: number, b: number, value: V): boolean {
+    this.locateFloor(a);
+    const l = this.hitLeaf;
+    const i = this.hitIdx;
+    return l !== undefined && l.ends[i]! >= b && l.ends[i]! > a && l.vals[i] === value;
+  }
+
   /** The value of the interval that is exactly [start, end), if there is one. */
   exact(start: number, end: number): V | undefined {
     this.locateFloor(start);
@@ -507,6 +515,11 @@ export class RunMap<V> {
   /** The run containing page `p`, unclipped. */
   runAt(p: number): Interval<V> | undefined {
     return this.map.at(p);
+  }
+
+  /** True when one run with this value holds all of [a, b) (a < b). */
+  covers(a: number, b: number, value: V): boolean {
+    return this.map.covers(a, b, value);
   }
 
   /** The value of the first run in [a, b), if any. */

@@ -292,8 +292,7 @@ export class KfdProcess {
     const a = start;
     const b = start + pages;
     // The common case: one anonymous VMA holds the whole span.
-    const first = this.space.vmas.runAt(a);
-    if (first && first.end >= b && first.value === 'anon') return;
+    if (this.space.vmas.covers(a, b, 'anon')) return;
     if (this.space.vmas.firstGap(a, b)) throw new ModelError(Errno.EFAULT, 'span not fully mapped');
     if (this.space.vmas.find(a, b, (k) => k !== 'anon')) throw new ModelError(Errno.EFAULT, 'span includes a device mapping');
   }
@@ -315,9 +314,14 @@ export class KfdProcess {
    * arithmetic; start + size cannot overflow a u64 then). Same checks, same order as svm().
    */
   svmBytes(op: number, start: number, size: number, attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
-    if (start % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    // Division by a power of two is exact below 2^53; Math.floor instead of `%`, which is fmod on doubles.
+    const startPage = start / PAGE_SIZE;
+    const pages = size / PAGE_SIZE;
+    if (startPage !== Math.floor(startPage) || pages !== Math.floor(pages)) {
+      throw new ModelError(Errno.EINVAL, 'start or size not page aligned');
+    }
     if (start === 0 || size === 0) throw new ModelError(Errno.EINVAL, 'start or size is 0');
-    return this.svmPages(op, start / PAGE_SIZE, size / PAGE_SIZE, false, attrs);
+    return this.svmPages(op, startPage, pages, false, attrs);
   }
 
   /** svm_ioctl, after the shift to pages; `overflow` is check_add_overflow's verdict on start + size. */
