@@ -110,31 +110,49 @@ export class IntervalMap<V> {
     return { leaf: false, n: 0, keys: newKeys(this.cap + 1), kids: new Array<Node<V> | undefined>(this.cap + 1).fill(undefined) };
   }
 
+  /**
+   * The finger: the leaf of the last descent, the keys [fLo, fHi) that descend to it and the depth of its
+   * path (pathNodes/pathIdx still hold that path). A call touches one neighbourhood several times (a
+   * migration reads, clips and rewrites the runs around one range), so later descents start at the leaf.
+   * Any split, borrow, merge or root change moves separators or paths and drops the finger.
+   */
+  private fLeaf: Leaf<V> | undefined;
+  private fLo = 0;
+  private fHi = 0;
+  private fDepth = 0;
+
   /** Descends to the leaf whose key range holds `key`, recording the path. Returns the path length. */
   private descend(key: number): number {
+    if (this.fLeaf !== undefined && key >= this.fLo && key < this.fHi) {
+      treeWork.nodes++;
+      return this.fDepth;
+    }
     let t = this.root;
     let d = 0;
+    let lo = -Infinity;
+    let hi = Infinity;
     while (!t.leaf) {
       treeWork.nodes++;
       const i = Math.max(0, floorIdx(t.keys, t.n, key));
+      // Keys choosing child i here: [keys[i], keys[i+1]), with everything below keys[1] going to child 0.
+      if (i > 0 && t.keys[i]! > lo) lo = t.keys[i]!;
+      if (i + 1 < t.n && t.keys[i + 1]! < hi) hi = t.keys[i + 1]!;
       this.pathNodes[d] = t;
       this.pathIdx[d] = i;
       d++;
       t = t.kids[i]!;
     }
     treeWork.nodes++;
+    this.fLeaf = t;
+    this.fLo = lo;
+    this.fHi = hi;
+    this.fDepth = d;
     return d;
   }
 
-  /** The leaf whose key range holds `key` (no path recorded). */
+  /** The leaf whose key range holds `key`. */
   private leafFor(key: number): Leaf<V> {
-    let t = this.root;
-    while (!t.leaf) {
-      treeWork.nodes++;
-      t = t.kids[Math.max(0, floorIdx(t.keys, t.n, key))]!;
-    }
-    treeWork.nodes++;
-    return t;
+    return this.leafAt(this.descend(key));
   }
 
   private leafAt(d: number): Leaf<V> {
@@ -162,6 +180,7 @@ export class IntervalMap<V> {
    * so sequential loads fill nodes instead of leaving them half empty (a level less at 10^5 ranges).
    */
   private splitUp(node: Node<V>, d: number, atEnd: boolean): void {
+    this.fLeaf = undefined;
     for (;;) {
       const half = atEnd ? node.n - 2 : node.n >> 1;
       let right: Node<V>;
@@ -231,6 +250,7 @@ export class IntervalMap<V> {
 
   /** After a removal: an underfull node borrows from or merges with a sibling, up to the root. */
   private rebalance(node: Node<V>, d: number): void {
+    if (node.n < this.min) this.fLeaf = undefined;
     while (d > 0 && node.n < this.min) {
       const parent = this.pathNodes[d - 1]!;
       const i = this.pathIdx[d - 1]!;

@@ -44,6 +44,38 @@ describe('IntervalMap B+ tree (small nodes)', () => {
     );
   });
 
+  it('answers right when lookups and changes interleave (the last leaf is reused only while still valid)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 4, max: 6 }),
+        fc.array(fc.record({ op: fc.integer({ min: 0, max: 2 }), s: fc.nat(120), q: fc.nat(250) }), {
+          minLength: 60,
+          maxLength: 400,
+          size: 'max',
+        }),
+        (cap, ops) => {
+          const m = new IntervalMap<number>(cap);
+          const ref = new Set<number>();
+          for (const { op, s, q } of ops) {
+            // A lookup right before the change leaves the leaf of `q` (or of s's neighbourhood) remembered.
+            m.at(q);
+            if (op === 0) expect(m.delete(s * 2)).toBe(ref.delete(s));
+            else if (!ref.has(s)) {
+              ref.add(s);
+              m.insert(s * 2, s * 2 + 1, s);
+            }
+            const sorted = [...ref].sort((x, y) => x - y);
+            for (const p of [q, s * 2, s * 2 + 1, q + 7]) {
+              expect(m.floor(p)?.value).toBe(sorted.filter((v) => v * 2 <= p).pop());
+              expect(m.after(p)?.value).toBe(sorted.find((v) => v * 2 > p));
+            }
+          }
+          expect(m.all().map((i) => i.value)).toEqual([...ref].sort((x, y) => x - y));
+        },
+      ),
+    );
+  });
+
   it('refuses a node capacity below 4', () => {
     expect(() => new IntervalMap<number>(3)).toThrow(RangeError);
   });
