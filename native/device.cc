@@ -48,10 +48,8 @@ std::shared_ptr<KfdDevice> DeviceArg(const Napi::CallbackInfo& info, size_t i, c
   return h->dev;
 }
 
-int DeviceFd(const Napi::CallbackInfo& info, size_t i, const char* request) {
-  DeviceHandle* h = ArgHandle<DeviceHandle>(info, i, kDeviceTag, "KFD device");
-  if (!h->dev) ThrowClosed(info.Env(), "ioctl", request);
-  return h->dev->fd();
+DeviceHandle* DeviceHandleArg(const Napi::CallbackInfo& info, size_t i) {
+  return ArgHandle<DeviceHandle>(info, i, kDeviceTag, "KFD device");
 }
 
 static std::string OpenHint(int err) {
@@ -93,37 +91,40 @@ static Napi::Value IsOpen(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), static_cast<bool>(h->dev));
 }
 
-static void Check(Napi::Env env, int err, const char* request) {
-  if (err) ThrowSys(env, SysError{err, "ioctl", request, ""});
-}
-
-// kfdGetVersion(h, out: Uint32Array): writes [major, minor] into out. No result object: building one with
-// two napi_set_named_property calls cost more than the ioctl itself; src/backend/kfd builds it in JS.
+// kfdGetVersion(h, out: Uint32Array, returnErrno?: true): writes [major, minor] into out. No result object:
+// building one with two napi_set_named_property calls cost more than the ioctl itself; src/backend/kfd
+// builds it in JS. Returns undefined, or -errno in errno mode.
 static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_GET_VERSION";
-  int fd = DeviceFd(info, 0, req);
+  DeviceHandle* h = DeviceHandleArg(info, 0);
+  if (!h->dev) return RefuseClosed(info, 2, req);
   uint32_t* out = ArgU32Out(info, 1, "out", 2);
   kfdabi::kfd_ioctl_get_version_args args{};
-  Check(env, KfdIoctl(fd, kfdabi::IOC_GET_VERSION, &args), req);
+  int err = KfdIoctl(h->dev->fd(), kfdabi::IOC_GET_VERSION, &args);
+  if (err) return RefuseIoctl(info, 2, err, req);
   out[0] = args.major_version;
   out[1] = args.minor_version;
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
-// Two calls, as libhsakmt does: num_of_nodes = 0 asks for the count (kfd_ioctl_get_process_apertures_new),
-// then a buffer of that many entries is filled; the kernel reports how many it wrote.
+// kfdGetProcessApertures(h, returnErrno?: true). Two calls, as libhsakmt does: num_of_nodes = 0 asks for
+// the count (kfd_ioctl_get_process_apertures_new), then a buffer of that many entries is filled; the kernel
+// reports how many it wrote.
 static Napi::Value GetProcessApertures(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_GET_PROCESS_APERTURES_NEW";
-  auto dev = DeviceArg(info, 0, req);
+  DeviceHandle* h = DeviceHandleArg(info, 0);
+  if (!h->dev) return RefuseClosed(info, 1, req);
+  int fd = h->dev->fd();
   kfdabi::kfd_ioctl_get_process_apertures_new_args args{};
-  Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_GET_PROCESS_APERTURES_NEW, &args), req);
+  int err = KfdIoctl(fd, kfdabi::IOC_GET_PROCESS_APERTURES_NEW, &args);
+  if (err) return RefuseIoctl(info, 1, err, req);
   std::vector<kfdabi::kfd_process_device_apertures> pa(args.num_of_nodes);
   uint32_t n = 0;
   if (!pa.empty()) {
     args.kfd_process_device_apertures_ptr = reinterpret_cast<uint64_t>(pa.data());
-    Check(env, KfdIoctl(dev->fd(), kfdabi::IOC_GET_PROCESS_APERTURES_NEW, &args), req);
+    err = KfdIoctl(fd, kfdabi::IOC_GET_PROCESS_APERTURES_NEW, &args);
+    if (err) return RefuseIoctl(info, 1, err, req);
     n = args.num_of_nodes < pa.size() ? args.num_of_nodes : static_cast<uint32_t>(pa.size());
   }
   Napi::Array out = Napi::Array::New(env, n);
@@ -182,25 +183,29 @@ static Napi::Value AcquireVm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// kfdSetXnackMode(h, mode): mode < 0 queries. Returns the kernel's answer (the mode now in force).
+// kfdSetXnackMode(h, mode, returnErrno?: true): mode < 0 queries. Returns the kernel's answer (the mode now
+// in force: 0 or 1 for a query, the mode set otherwise; never negative), or -errno in errno mode.
 static Napi::Value SetXnackMode(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_SET_XNACK_MODE";
-  int fd = DeviceFd(info, 0, req);
+  DeviceHandle* h = DeviceHandleArg(info, 0);
+  if (!h->dev) return RefuseClosed(info, 2, req);
   kfdabi::kfd_ioctl_set_xnack_mode_args args{};
   args.xnack_enabled = ArgI32(info, 1, "mode");
-  Check(env, KfdIoctl(fd, kfdabi::IOC_SET_XNACK_MODE, &args), req);
-  return Napi::Number::New(env, args.xnack_enabled);
+  int err = KfdIoctl(h->dev->fd(), kfdabi::IOC_SET_XNACK_MODE, &args);
+  if (err) return RefuseIoctl(info, 2, err, req);
+  return Napi::Number::New(info.Env(), args.xnack_enabled);
 }
 
+// kfdAvailableMemory(h, gpuId, returnErrno?: true): a bigint, or -errno (a Number) in errno mode.
 static Napi::Value AvailableMemory(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   const char* req = "AMDKFD_IOC_AVAILABLE_MEMORY";
-  int fd = DeviceFd(info, 0, req);
+  DeviceHandle* h = DeviceHandleArg(info, 0);
+  if (!h->dev) return RefuseClosed(info, 2, req);
   kfdabi::kfd_ioctl_get_available_memory_args args{};
   args.gpu_id = ArgU32(info, 1, "gpuId");
-  Check(env, KfdIoctl(fd, kfdabi::IOC_AVAILABLE_MEMORY, &args), req);
-  return Napi::BigInt::New(env, static_cast<uint64_t>(args.available));
+  int err = KfdIoctl(h->dev->fd(), kfdabi::IOC_AVAILABLE_MEMORY, &args);
+  if (err) return RefuseIoctl(info, 2, err, req);
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(args.available));
 }
 
 void InitDevice(Napi::Env env, Napi::Object exports) {

@@ -34,10 +34,11 @@ struct DeviceHandle {
 // The open device behind argument i, or a TypeError (not a device handle) / EBADF error (closed).
 std::shared_ptr<KfdDevice> DeviceArg(const Napi::CallbackInfo& info, size_t i, const char* request);
 
-// The fd of the open device behind argument i, for a call that finishes on the JS thread: close() runs on
-// that thread too, so the fd cannot go away mid-call and the shared_ptr copy (two atomic operations) of
-// DeviceArg is not needed. Same errors as DeviceArg.
-int DeviceFd(const Napi::CallbackInfo& info, size_t i, const char* request);
+// The device handle behind argument i, or a TypeError (not a device handle); h->dev is null once closed,
+// which the caller reports (thrown, or returned in errno mode: see errors.h). A call that finishes on the
+// JS thread uses h->dev->fd() directly: close() runs on that thread too, so the fd cannot go away mid-call
+// and the shared_ptr copy (two atomic operations) of DeviceArg is not needed.
+DeviceHandle* DeviceHandleArg(const Napi::CallbackInfo& info, size_t i);
 
 // ioctl(2) that retries EINTR and EAGAIN as libhsakmt's hsakmt_ioctl does (EAGAIN a bounded number of
 // times). Returns 0 or the positive errno.

@@ -68,4 +68,21 @@ void ThrowClosed(Napi::Env env, const char* syscall, const char* request) {
   ThrowSys(env, SysError{EBADF, syscall, request, "the handle is closed"});
 }
 
+bool ErrnoMode(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i) return false;
+  bool b = false;
+  // napi_boolean_expected for anything but a boolean: not errno mode (extra arguments stay harmless).
+  return napi_get_value_bool(info.Env(), info[i], &b) == napi_ok && b;
+}
+
+Napi::Value RefuseIoctl(const Napi::CallbackInfo& info, size_t flag, int err, const char* request) {
+  if (ErrnoMode(info, flag)) return Napi::Number::New(info.Env(), -err);
+  ThrowSys(info.Env(), SysError{err, "ioctl", request, ""});
+}
+
+Napi::Value RefuseClosed(const Napi::CallbackInfo& info, size_t flag, const char* request) {
+  if (ErrnoMode(info, flag)) return Napi::Number::New(info.Env(), -EBADF);
+  ThrowClosed(info.Env(), "ioctl", request);
+}
+
 }  // namespace kfdsvm

@@ -77,21 +77,25 @@ static Napi::Array AttrsOut(Napi::Env env, SvmCall& c) {
   return out;
 }
 
-// kfdSvmSync(h, op, start, size, attrs): the attributes as the kernel left them.
+// kfdSvmSync(h, op, start, size, attrs, returnErrno?: true): the attributes as the kernel left them, or
+// -errno (a Number) in errno mode.
 static Napi::Value SvmSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto dev = DeviceArg(info, 0, kSvmRequest);
+  DeviceHandle* h = DeviceHandleArg(info, 0);
+  if (!h->dev) return RefuseClosed(info, 5, kSvmRequest);
+  // A reference of our own: parsing reads attrs through JS (getters), which may close the device.
+  std::shared_ptr<KfdDevice> dev = h->dev;
   SvmCall c = ParseSvm(info);
   int err = KfdIoctl(dev->fd(), c.request(), c.args());
-  if (err) ThrowSys(env, SysError{err, "ioctl", kSvmRequest, ""});
+  if (err) return RefuseIoctl(info, 5, err, kSvmRequest);
   return AttrsOut(env, c);
 }
 
 class SvmWorker : public Napi::AsyncWorker {
  public:
-  SvmWorker(Napi::Env env, std::shared_ptr<KfdDevice> dev, SvmCall call)
+  SvmWorker(Napi::Env env, std::shared_ptr<KfdDevice> dev, SvmCall call, bool errnoMode)
       : Napi::AsyncWorker(env, "kfd-svm:svm"), deferred_(Napi::Promise::Deferred::New(env)),
-        dev_(std::move(dev)), call_(std::move(call)) {}
+        dev_(std::move(dev)), call_(std::move(call)), errno_mode_(errnoMode) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override { err_ = KfdIoctl(dev_->fd(), call_.request(), call_.args()); }
@@ -99,7 +103,9 @@ class SvmWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     dev_.reset();  // the device may close now
     try {
-      if (err_) {
+      if (err_ && errno_mode_) {
+        deferred_.Resolve(Napi::Number::New(env, -err_));
+      } else if (err_) {
         deferred_.Reject(MakeSysError(env, SysError{err_, "ioctl", kSvmRequest, ""}).Value());
       } else {
         deferred_.Resolve(AttrsOut(env, call_));
@@ -119,15 +125,20 @@ class SvmWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<KfdDevice> dev_;
   SvmCall call_;
+  bool errno_mode_;
   int err_ = 0;
 };
 
-// kfdSvmAsync(h, op, start, size, attrs): Promise of the attributes as the kernel left them.
+// kfdSvmAsync(h, op, start, size, attrs, returnErrno?: true): Promise of the attributes as the kernel left
+// them. Errno mode: a closed handle returns -EBADF at once (where the other mode throws), and a refused
+// ioctl resolves with -errno (where the other mode rejects).
 static Napi::Value SvmAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto dev = DeviceArg(info, 0, kSvmRequest);
+  DeviceHandle* h = DeviceHandleArg(info, 0);
+  if (!h->dev) return RefuseClosed(info, 5, kSvmRequest);
+  std::shared_ptr<KfdDevice> dev = h->dev;  // the worker's own reference: close() may run before it ends
   SvmCall c = ParseSvm(info);
-  auto* w = new SvmWorker(env, std::move(dev), std::move(c));
+  auto* w = new SvmWorker(env, std::move(dev), std::move(c), ErrnoMode(info, 5));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

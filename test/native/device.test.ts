@@ -121,6 +121,7 @@ describe('version(): the addon fills an out-parameter, the backend builds the ob
         real.kfdIsOpen(h); // the backend's own handle
         out[0] = answer[0] as number;
         out[1] = answer[1] as number;
+        return undefined; // answered (errno mode returns -errno only when refused)
       },
     };
     const h = real.kfdOpen('/dev/null');

@@ -53,6 +53,14 @@ export interface NativeMapping {
  * Everything the addon exports. Failed system calls throw (or reject with) an Error carrying `code`,
  * `errno` (positive), `syscall`, `request` and `kfdSvmSyscallError: true`; bad arguments throw
  * TypeError/RangeError. Sync unless it returns a Promise.
+ *
+ * Errno mode: the per-operation ioctl calls (kfdGetVersion, kfdGetProcessApertures, kfdSetXnackMode,
+ * kfdAvailableMemory, kfdSvmSync, kfdSvmAsync) take an optional trailing `returnErrno: true`. With it, a
+ * refused ioctl, and a closed handle's EBADF, come back as -errno (a negative Number) instead of being
+ * thrown (the async call resolves with it instead of rejecting), and the caller builds the one error it
+ * throws (src/backend/kfd/errors.ts). Thrown, the refusal cost 11-16 µs (a C++ exception, an Error with a
+ * captured stack, then a second Error here); returned, about what a successful call costs. Anything but
+ * exactly `true` in that place leaves the call throwing. Argument errors throw in both modes.
  */
 export interface NativeAddon {
   /** sha256 of the native sources this binary was built from (native/source-files.mjs). */
@@ -75,25 +83,39 @@ export interface NativeAddon {
   /**
    * GET_VERSION: writes [major_version, minor_version] into `out` (a Uint32Array of at least 2 elements;
    * TypeError for anything else, RangeError when shorter). An out-parameter, not a result object: building
-   * `{ major, minor }` in C++ cost more than the ioctl (the backend builds it in JS).
+   * `{ major, minor }` in C++ cost more than the ioctl (the backend builds it in JS). Returns undefined, or
+   * -errno in errno mode.
    */
-  kfdGetVersion(h: NativeDeviceHandle, out: Uint32Array): void;
-  kfdGetProcessApertures(h: NativeDeviceHandle): ProcessAperture[];
-  /** Opens renderPath (once per gpuId, kept until close) and issues ACQUIRE_VM with it. */
+  kfdGetVersion(h: NativeDeviceHandle, out: Uint32Array, returnErrno?: true): number | undefined;
+  /** The apertures, or -errno in errno mode. */
+  kfdGetProcessApertures(h: NativeDeviceHandle, returnErrno?: true): ProcessAperture[] | number;
+  /** Opens renderPath (once per gpuId, kept until close) and issues ACQUIRE_VM with it. Always throws. */
   kfdAcquireVm(h: NativeDeviceHandle, gpuId: number, renderPath: string): void;
-  /** SET_XNACK_MODE: mode < 0 queries; returns the mode in force (0 or positive). */
-  kfdSetXnackMode(h: NativeDeviceHandle, mode: number): number;
-  kfdAvailableMemory(h: NativeDeviceHandle, gpuId: number): bigint;
-  /** AMDKFD_IOC_SVM on the JS thread (for GET): the attributes as the kernel left them. */
-  kfdSvmSync(h: NativeDeviceHandle, op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[];
-  /** AMDKFD_IOC_SVM on a libuv worker thread (for SET, which may migrate). */
+  /** SET_XNACK_MODE: mode < 0 queries; returns the mode in force (0 or positive), or -errno in errno mode. */
+  kfdSetXnackMode(h: NativeDeviceHandle, mode: number, returnErrno?: true): number;
+  /** Bytes available (a bigint), or -errno (a Number) in errno mode. */
+  kfdAvailableMemory(h: NativeDeviceHandle, gpuId: number, returnErrno?: true): bigint | number;
+  /** AMDKFD_IOC_SVM on the JS thread (for GET): the attributes as the kernel left them, or -errno in errno mode. */
+  kfdSvmSync(
+    h: NativeDeviceHandle,
+    op: number,
+    start: bigint,
+    size: bigint,
+    attrs: readonly SvmAttribute[],
+    returnErrno?: true,
+  ): SvmAttribute[] | number;
+  /**
+   * AMDKFD_IOC_SVM on a libuv worker thread (for SET, which may migrate). Errno mode: -EBADF at once for a
+   * closed handle, and a promise that resolves with -errno for a refused ioctl.
+   */
   kfdSvmAsync(
     h: NativeDeviceHandle,
     op: number,
     start: bigint,
     size: bigint,
     attrs: readonly SvmAttribute[],
-  ): Promise<SvmAttribute[]>;
+    returnErrno?: true,
+  ): Promise<SvmAttribute[] | number> | number;
 
   /** mmap(MAP_PRIVATE | MAP_ANONYMOUS) of size rounded up to pages, 2 MiB aligned on request. */
   memAlloc(size: number, align2M?: boolean): NativeMapping;

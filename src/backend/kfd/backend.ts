@@ -1,7 +1,9 @@
 /**
  * The kernel backend: each Backend method is one addon call on /dev/kfd (see native/). Arguments are
  * passed through as the kernel's; the addon rejects only what cannot be represented in the kernel's
- * structs (TypeError/RangeError), and the kernel's refusals arrive as KernelError.
+ * structs (TypeError/RangeError), and the kernel's refusals arrive as KernelError. The per-operation
+ * ioctls use the addon's errno mode (a trailing `true`: a refusal comes back as -errno) and build the one
+ * KernelError here; the setup calls (ACQUIRE_VM, SMI, mmap) throw and are converted by native().
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Errno, SvmOp } from '../abi.js';
@@ -18,7 +20,7 @@ import type {
 } from '../contract.js';
 import { KernelError } from '../errors.js';
 import type { NativeAddon, NativeDeviceHandle } from './addon.js';
-import { native, nativeAsync } from './errors.js';
+import { native, refusedIoctl } from './errors.js';
 import { KfdMappedMemory } from './memory.js';
 import { KfdSmiEventSource } from './smi.js';
 import { FsTreeReader } from './tree-reader.js';
@@ -56,6 +58,13 @@ class KfdMachineText implements MachineText {
   }
 }
 
+/** The request names the addon's throwing mode reports too (native/device.cc, native/svm.cc). */
+const REQ_GET_VERSION = 'AMDKFD_IOC_GET_VERSION';
+const REQ_APERTURES = 'AMDKFD_IOC_GET_PROCESS_APERTURES_NEW';
+const REQ_XNACK = 'AMDKFD_IOC_SET_XNACK_MODE';
+const REQ_AVAILABLE_MEMORY = 'AMDKFD_IOC_AVAILABLE_MEMORY';
+const REQ_SVM = 'AMDKFD_IOC_SVM';
+
 export class KfdBackend implements Backend {
   readonly kind = 'kfd' as const;
   readonly machine: MachineText;
@@ -74,14 +83,20 @@ export class KfdBackend implements Backend {
     this.machine = new KfdMachineText(opts.sysfsRoot, opts.iomemPath);
   }
 
+  /** Asked only when a call came back EBADF: a closed handle, or the kernel's own EBADF? */
+  private readonly isOpen = (): boolean => this.addon.kfdIsOpen(this.h);
+
   version(): KfdVersion {
     const out = this.versionOut;
-    native(() => this.addon.kfdGetVersion(this.h, out));
+    const r = this.addon.kfdGetVersion(this.h, out, true);
+    if (r !== undefined) throw refusedIoctl(r, REQ_GET_VERSION, this.isOpen);
     return { major: out[0] as number, minor: out[1] as number };
   }
 
   processApertures(): ProcessAperture[] {
-    return native(() => this.addon.kfdGetProcessApertures(this.h));
+    const r = this.addon.kfdGetProcessApertures(this.h, true);
+    if (typeof r === 'number') throw refusedIoctl(r, REQ_APERTURES, this.isOpen);
+    return r;
   }
 
   acquireVm(gpuId: number, drmRenderMinor: number): void {
@@ -93,28 +108,43 @@ export class KfdBackend implements Backend {
   }
 
   getXnack(): boolean {
-    return native(() => this.addon.kfdSetXnackMode(this.h, -1)) > 0;
+    const r = this.addon.kfdSetXnackMode(this.h, -1, true);
+    if (r < 0) throw refusedIoctl(r, REQ_XNACK, this.isOpen);
+    return r > 0;
   }
 
   setXnack(enabled: boolean): void {
     if (typeof enabled !== 'boolean') throw new TypeError('enabled must be a boolean');
-    native(() => this.addon.kfdSetXnackMode(this.h, enabled ? 1 : 0));
+    const r = this.addon.kfdSetXnackMode(this.h, enabled ? 1 : 0, true);
+    if (r < 0) throw refusedIoctl(r, REQ_XNACK, this.isOpen);
   }
 
   async svmSetAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): Promise<void> {
-    await nativeAsync(() => this.addon.kfdSvmAsync(this.h, SvmOp.SET_ATTR, start, size, attrs));
+    await this.svmAsync(SvmOp.SET_ATTR, start, size, attrs);
   }
 
   svmGetAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] {
-    return native(() => this.addon.kfdSvmSync(this.h, SvmOp.GET_ATTR, start, size, attrs));
+    const r = this.addon.kfdSvmSync(this.h, SvmOp.GET_ATTR, start, size, attrs, true);
+    if (typeof r === 'number') throw refusedIoctl(r, REQ_SVM, this.isOpen);
+    return r;
   }
 
   svmRaw(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): Promise<SvmAttribute[]> {
-    return nativeAsync(() => this.addon.kfdSvmAsync(this.h, op, start, size, attrs));
+    return this.svmAsync(op, start, size, attrs);
   }
 
   availableMemory(gpuId: number): bigint {
-    return native(() => this.addon.kfdAvailableMemory(this.h, gpuId));
+    const r = this.addon.kfdAvailableMemory(this.h, gpuId, true);
+    if (typeof r === 'number') throw refusedIoctl(r, REQ_AVAILABLE_MEMORY, this.isOpen);
+    return r;
+  }
+
+  /** AMDKFD_IOC_SVM on the addon's worker thread; a sync throw (bad arguments) becomes a rejection. */
+  private async svmAsync(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): Promise<SvmAttribute[]> {
+    const p = this.addon.kfdSvmAsync(this.h, op, start, size, attrs, true);
+    const r = typeof p === 'number' ? p : await p;
+    if (typeof r === 'number') throw refusedIoctl(r, REQ_SVM, this.isOpen);
+    return r;
   }
 
   alloc(size: number, options?: AllocOptions): MappedMemory {

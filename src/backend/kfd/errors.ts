@@ -1,9 +1,26 @@
 /**
- * The addon reports a failed system call as an Error with `kfdSvmSyscallError: true` and the fields of a
- * KernelError; here it becomes the KernelError both backends throw. Argument errors (TypeError,
- * RangeError) pass through unchanged.
+ * Failed system calls reach the kfd backend in two ways, and both become the KernelError both backends
+ * throw:
+ * - the per-operation ioctls run in the addon's errno mode and return -errno; `refusedIoctl()` builds the
+ *   one KernelError for it (no error object exists before it, so no stack is captured twice);
+ * - the rest (open, ACQUIRE_VM, SMI, mmap) throw an Error with `kfdSvmSyscallError: true` and the fields of
+ *   a KernelError, which `native()` / `nativeAsync()` convert.
+ * Argument errors (TypeError, RangeError) pass through unchanged.
  */
+import { Errno } from '../abi.js';
 import { KernelError } from '../errors.js';
+
+/** The detail a closed handle's EBADF carries (the addon's throwing mode says the same: native/errors.cc). */
+export const HANDLE_CLOSED = 'the handle is closed';
+
+/**
+ * The KernelError for an ioctl the addon answered with `negErrno` (-errno) in errno mode. `isOpen` is asked
+ * only for EBADF, to tell a closed handle (which gets HANDLE_CLOSED) from the kernel's own EBADF.
+ */
+export function refusedIoctl(negErrno: number, request: string, isOpen: () => boolean): KernelError {
+  const errno = -negErrno;
+  return new KernelError(errno, 'ioctl', request, errno === Errno.EBADF && !isOpen() ? HANDLE_CLOSED : undefined);
+}
 
 interface NativeSyscallError {
   kfdSvmSyscallError: true;
