@@ -35,6 +35,10 @@ export interface SvmBo {
   readonly pages: number;
   /** Still allocated (counted in the GPU's VRAM use). */
   live: boolean;
+  /** Its neighbours in its GPU's TTM LRU list, and whether it is on that list (Residency keeps them). */
+  lruPrev: SvmBo | undefined;
+  lruNext: SvmBo | undefined;
+  inLru: boolean;
 }
 
 /** The store of the ranges in a list: their rows, and the hash index of their first pages. */

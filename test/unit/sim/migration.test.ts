@@ -213,6 +213,22 @@ describe('VRAM capacity and eviction', () => {
     expect(got.filter((l) => / 1111->0 3$/.test(l)).length).toBeGreaterThan(0);
   });
 
+  it('a prefetch that reuses its BOs makes them the most recently used: TTM evicts the other ranges first', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }), { pid: 5 });
+    const bufs = [0, 1, 2].map(() => b.alloc(24 * 1024 * 1024, { align2M: true }));
+    for (const x of bufs.slice(0, 2)) await b.svmSetAttr(x.address, 24n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+    // Again on the first buffer: its pages are there already, its BOs move to the LRU tail.
+    await b.svmSetAttr(bufs[0]!.address, 24n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+    expect(b.counters().evictions).toBe(0);
+    await b.svmSetAttr(bufs[2]!.address, 24n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+    expect(b.counters().evictions).toBe(8);
+    const sys = (x: { address: bigint }): bigint =>
+      b.snapshot(x.address, 24n * MiB).filter((r) => r.location === 'system').reduce((s, r) => s + r.size, 0n);
+    expect(sys(bufs[0]!)).toBe(0n);
+    expect(sys(bufs[1]!)).toBe(16n * MiB);
+    expect(sys(bufs[2]!)).toBe(0n);
+  });
+
   it('with no VRAM to reserve the prefetch leaves the pages in RAM and the SET still succeeds', async () => {
     const p = machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 8 * 1024 * 1024 })], { xnackDefault: true });
     const b = simWithVms(p);
