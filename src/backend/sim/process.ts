@@ -368,7 +368,7 @@ export class KfdProcess {
       this.ranges.remove(r);
       if (this.invalid.delete(r)) for (const c of plan.insert) if (c.start >= r.start && c.last <= r.last) this.invalid.add(c);
     }
-    for (const r of plan.insert) this.ranges.insert(r);
+    for (const r of plan.insert) this.insertRange(r);
     for (const r of plan.remove) this.mem.dropBoIfIdle(r.bo);
     let updateMapping = false;
     for (const r of plan.update) if (applyAttrs(this.ranges.store, r.slot, attrs, this.xnack, this.idxOf)) updateMapping = true;
@@ -491,6 +491,12 @@ export class KfdProcess {
     return this.mem.actualLoc(r);
   }
 
+  /** Puts a range in the list with its VRAM pages counted (svm_range_split_adjust / clone copy them). */
+  private insertRange(r: SvmRange): void {
+    this.ranges.insert(r);
+    this.mem.countRange(r);
+  }
+
   /** The VMA pieces of [s, l] (svm_migrate_*: one migrate_vma per VMA); stops at the first hole. */
   private vmaChunks(s: number, l: number): { chunks: Array<{ s: number; l: number }>; hole: boolean } {
     const chunks: Array<{ s: number; l: number }> = [];
@@ -562,12 +568,21 @@ export class KfdProcess {
         smiFormat.migrateStart(ns, this.opts.pid, c.s, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
       // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
       this.invalidate(r, c.s, c.l);
-      // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected.
-      const gaps = this.mem.runs.gaps(c.s, c.l + 1);
+      // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected. A range with no VRAM page
+      // or only VRAM pages needs no look at the runs.
+      const resident = r.vramPages;
       let cpages = 0;
-      for (const gap of gaps) cpages += gap.end - gap.start;
+      if (resident === 0) {
+        cpages = n;
+        this.mem.set(c.s, c.l + 1, g.idx);
+      } else if (resident < npages(r)) {
+        const gaps = this.mem.runs.gaps(c.s, c.l + 1);
+        for (const gap of gaps) cpages += gap.end - gap.start;
+        for (const gap of gaps) this.mem.set(gap.start, gap.end, g.idx);
+      }
       if (cpages === 0) continue; // "failed collect migrate sys pages": no MIGRATE_END
-      for (const gap of gaps) this.mem.set(gap.start, gap.end, g.idx);
+      r.vramPages = resident + cpages;
+      r.vramIdx = g.idx;
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
@@ -594,12 +609,20 @@ export class KfdProcess {
       if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
         smiFormat.migrateStart(ns, this.opts.pid, c.s, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
       this.invalidate(r, c.s, c.l);
-      // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner.
-      const runs = this.mem.runs.runs(c.s, c.l + 1).filter((x) => x.value === g.idx);
+      // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner. A range wholly in
+      // VRAM (all of it on this GPU) needs no look at the runs.
+      const resident = r.vramPages;
       let cpages = 0;
-      for (const x of runs) cpages += x.end - x.start;
+      if (resident === npages(r)) {
+        cpages = n;
+        this.mem.set(c.s, c.l + 1, undefined);
+      } else {
+        const runs = this.mem.runs.runs(c.s, c.l + 1).filter((x) => x.value === g.idx);
+        for (const x of runs) cpages += x.end - x.start;
+        for (const x of runs) this.mem.set(x.start, x.end, undefined);
+      }
       if (cpages === 0) continue;
-      for (const x of runs) this.mem.set(x.start, x.end, undefined);
+      r.vramPages = resident - cpages;
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
@@ -733,7 +756,7 @@ export class KfdProcess {
       if (r.start < s) keep.push(this.ranges.clone(r, r.start, s - 1));
       if (r.last > l) keep.push(this.ranges.clone(r, l + 1, r.last));
       for (const k of keep) {
-        this.ranges.insert(k);
+        this.insertRange(k);
         if (wasInvalid) this.invalid.add(k);
       }
       this.mem.dropBoIfIdle(r.bo);
@@ -776,7 +799,7 @@ export class KfdProcess {
     const prev = this.ranges.tree.floor(page);
     if (prev) start = Math.max(start, prev.end);
     const r = this.ranges.create(start, end - 1, this.xnack ? this.supported : 0);
-    this.ranges.insert(r);
+    this.insertRange(r);
     this.rangedPages += end - start; // XNACK is on here: nothing to reserve
     return r;
   }

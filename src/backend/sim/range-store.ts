@@ -25,6 +25,9 @@ export const I_GRAN = 7;
 export const I_ACCESS = 8;
 export const I_AIP = 9;
 export const I_MAPPED = 10;
+/** prange->vram_pages and the gpuidx holding them (prange->actual_loc): kept by the migrations. */
+export const I_VRAM = 11;
+export const I_VGPU = 12;
 
 /** An empty bucket's start (page numbers are never negative). */
 const EMPTY = -1;

@@ -14,6 +14,8 @@ import {
   I_AIP,
   I_GRAN,
   I_MAPPED,
+  I_VGPU,
+  I_VRAM,
   RangeStore,
   ROW_DOUBLES,
   ROW_WORDS,
@@ -55,6 +57,8 @@ interface Detached {
   access: number;
   aip: number;
   mappedToGpu: boolean;
+  vramPages: number;
+  vramIdx: number;
 }
 
 /**
@@ -84,7 +88,8 @@ export class SvmRange {
     bo: SvmBo | undefined,
   ) {
     this.bo = bo;
-    this.d = { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu };
+    // Its VRAM pages are counted from the residency runs when it joins a list (KfdProcess.insertRange).
+    this.d = { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu, vramPages: 0, vramIdx: 0 };
   }
 
   /** Moves the attributes into a new row of the store (the range joins the list). */
@@ -101,6 +106,8 @@ export class SvmRange {
     st.i32[w + I_ACCESS] = d.access;
     st.i32[w + I_AIP] = d.aip;
     st.i32[w + I_MAPPED] = d.mappedToGpu ? 1 : 0;
+    st.i32[w + I_VRAM] = d.vramPages;
+    st.i32[w + I_VGPU] = d.vramIdx;
     this.slot = k;
     this.d = undefined;
   }
@@ -119,6 +126,8 @@ export class SvmRange {
       access: this.access,
       aip: this.aip,
       mappedToGpu: this.mappedToGpu,
+      vramPages: this.vramPages,
+      vramIdx: this.vramIdx,
     };
     this.slot = -1;
     this.store.release(k);
@@ -188,6 +197,25 @@ export class SvmRange {
   set mappedToGpu(v: boolean) {
     if (this.d) this.d.mappedToGpu = v;
     else this.store.i32[this.slot * ROW_WORDS + I_MAPPED] = v ? 1 : 0;
+  }
+  /**
+   * prange->vram_pages: its pages in VRAM, all on the GPU of index vramIdx (prange->actual_loc; a range's
+   * VRAM pages are on one GPU: svm_migrate_to_vram moves them all to RAM before going to another). The
+   * residency runs are the truth page by page; the migrations keep these two in step with them.
+   */
+  get vramPages(): number {
+    return this.d ? this.d.vramPages : this.store.i32[this.slot * ROW_WORDS + I_VRAM]!;
+  }
+  set vramPages(v: number) {
+    if (this.d) this.d.vramPages = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_VRAM] = v;
+  }
+  get vramIdx(): number {
+    return this.d ? this.d.vramIdx : this.store.i32[this.slot * ROW_WORDS + I_VGPU]!;
+  }
+  set vramIdx(v: number) {
+    if (this.d) this.d.vramIdx = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_VGPU] = v;
   }
 }
 

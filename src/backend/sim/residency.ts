@@ -53,10 +53,16 @@ export class Residency {
     return g.vramPages - this.usedPages(g);
   }
 
-  /** prange->actual_loc: the gpu_id holding this range's VRAM pages, or 0. */
+  /** prange->actual_loc: the gpu_id holding this range's VRAM pages, or 0 (from the range's own count). */
   actualLoc(r: SvmRange): number {
-    const idx = this.runs.firstValue(r.start, r.last + 1);
-    return idx === undefined ? 0 : (this.gpus[idx]?.gpuId ?? 0);
+    return r.vramPages > 0 ? (this.gpus[r.vramIdx]?.gpuId ?? 0) : 0;
+  }
+
+  /** Counts a range's VRAM pages from the runs (when it joins the list: a clone or a split piece). */
+  countRange(r: SvmRange): void {
+    const n = this.runs.count(r.start, r.last + 1);
+    r.vramPages = n;
+    r.vramIdx = n > 0 ? this.runs.firstValue(r.start, r.last + 1)! : 0;
   }
 
   /** Pages of [a, b) on the GPU with this index. */

@@ -229,6 +229,26 @@ describe('VRAM capacity and eviction', () => {
     expect(sys(bufs[2]!)).toBe(0n);
   });
 
+  it('a range partly in VRAM keeps its BO and its count while pages come and go granule by granule', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }));
+    const m = b.alloc(4 * 4096);
+    const size = 4n * PAGE;
+    await b.svmSetAttr(m.address, size, [
+      { type: T.GRANULARITY, value: 0 },
+      { type: T.PREFERRED_LOC, value: A },
+    ]);
+    // Two GPU faults bring pages 0 and 1 to A's VRAM, one granule (one page) each.
+    await b.gpuAccess(A, m.address, PAGE, 'read');
+    await b.gpuAccess(A, m.address + PAGE, PAGE, 'read');
+    // A CPU fault on page 0 takes it back to RAM; page 1 is still in VRAM, so the range keeps its BO.
+    await b.cpuAccess(m.address, PAGE, 'read');
+    expect(b.vram(A)).toMatchObject({ used: size, resident: PAGE });
+    // The range is still on A (actual_loc): a prefetch to RAM moves page 1 back and frees the BO.
+    await b.svmSetAttr(m.address, size, [{ type: T.PREFETCH_LOC, value: L.SYSMEM }]);
+    expect(b.snapshot(m.address, size)).toEqual([{ start: m.address, size, location: 'system' }]);
+    expect(b.vram(A)).toMatchObject({ used: 0n, resident: 0n });
+  });
+
   it('with no VRAM to reserve the prefetch leaves the pages in RAM and the SET still succeeds', async () => {
     const p = machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 8 * 1024 * 1024 })], { xnackDefault: true });
     const b = simWithVms(p);
