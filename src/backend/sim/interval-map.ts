@@ -398,6 +398,32 @@ export class IntervalMap<V> {
     return l && l.ends[this.hitIdx]! > p ? l.vals[this.hitIdx] : undefined;
   }
 
+  /**
+   * Allocation-free lookups for hot loops: seekAt / seekFirst find an interval and leave it as the current
+   * one, read with curStart / curEnd / curValue until the next lookup or change.
+   */
+  seekAt(p: number): boolean {
+    this.locateFloor(p);
+    const l = this.hitLeaf;
+    return l !== undefined && l.ends[this.hitIdx]! > p;
+  }
+
+  seekFirst(a: number, b: number): boolean {
+    return this.locateFirst(a, b);
+  }
+
+  get curStart(): number {
+    return this.hitLeaf!.keys[this.hitIdx]!;
+  }
+
+  get curEnd(): number {
+    return this.hitLeaf!.ends[this.hitIdx]!;
+  }
+
+  get curValue(): V {
+    return this.hitLeaf!.vals[this.hitIdx]!;
+  }
+
   /** True when one interval holds all of [a, b) (a < b) and has this value (no object made). */
   covers(a: number, b: number, value: V): boolean {
     this.locateFloor(a);
@@ -537,6 +563,11 @@ export class RunMap<V> {
     return this.map.at(p);
   }
 
+  /** The end of the run holding page p, or -1 when p is in no run. */
+  endAt(p: number): number {
+    return this.map.seekAt(p) ? this.map.curEnd : -1;
+  }
+
   /** True when one run with this value holds all of [a, b) (a < b). */
   covers(a: number, b: number, value: V): boolean {
     return this.map.covers(a, b, value);
@@ -596,27 +627,32 @@ export class RunMap<V> {
    */
   assign(a: number, b: number, value: V | undefined, replaced?: (start: number, end: number, value: V) => void): void {
     if (!(b > a)) return;
-    for (const r of this.map.overlapping(a, b)) {
-      if (replaced) replaced(Math.max(r.start, a), Math.min(r.end, b), r.value);
-      this.map.delete(r.start);
-      if (r.start < a) this.map.insert(r.start, a, r.value);
-      if (r.end > b) this.map.insert(b, r.end, r.value);
+    const m = this.map;
+    // The runs overlapping [a, b), first to last: each is cut out, its parts outside [a, b) put back (they
+    // no longer overlap, so the next seek finds the next run). No list of runs and no Interval objects.
+    while (m.seekFirst(a, b)) {
+      const rs = m.curStart;
+      const re = m.curEnd;
+      const rv = m.curValue;
+      if (replaced) replaced(Math.max(rs, a), Math.min(re, b), rv);
+      m.delete(rs);
+      if (rs < a) m.insert(rs, a, rv);
+      if (re > b) m.insert(b, re, rv);
     }
     if (value === undefined) return;
     let start = a;
     let end = b;
-    const prev = this.map.at(a - 1);
-    if (prev && prev.end === a && this.equal(prev.value, value)) {
-      start = prev.start;
-      this.map.delete(prev.start);
+    if (m.seekAt(a - 1) && m.curEnd === a && this.equal(m.curValue, value)) {
+      start = m.curStart;
+      m.delete(start);
     }
-    const next = this.map.at(b);
-    if (next && next.start === b && this.equal(next.value, value)) {
-      end = next.end;
-      this.map.delete(next.start);
+    if (m.seekAt(b) && m.curStart === b && this.equal(m.curValue, value)) {
+      end = m.curEnd;
+      m.delete(b);
     }
-    this.map.insert(start, end, value);
+    m.insert(start, end, value);
   }
+
 
   all(): Interval<V>[] {
     return this.map.all();

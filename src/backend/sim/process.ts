@@ -511,6 +511,12 @@ export class KfdProcess {
     return { chunks, hole: false };
   }
 
+  /** The last page of the VMA piece of [p, l] that starts at p, or -1 when p is not mapped (a hole). */
+  private chunkEnd(p: number, l: number): number {
+    const e = this.space.vmas.endAt(p);
+    return e < 0 ? -1 : Math.min(e - 1, l);
+  }
+
   // ---------------------------------------------------------------- migration (kfd_migrate.c)
 
   /** kfd_svm.c: svm_range_best_prefetch_location. */
@@ -521,13 +527,15 @@ export class KfdProcess {
     if (!node) return 0;
     // An APU has no VRAM to prefetch to: the pages stay in system memory.
     if (node.isApu) return 0;
-    const mask = this.xnack ? r.aip : r.access | r.aip;
     // Another GPU that must reach the pages and is outside the target's XGMI hive: keep them in RAM.
-    const outsider = someBit(mask, (idx) => {
+    // (for_each_set_bit over the mask, written out: a closure per prefetch is an allocation.)
+    let mask = this.xnack ? r.aip : r.access | r.aip;
+    for (let idx = 0; mask !== 0; idx++, mask >>>= 1) {
+      if (!(mask & 1)) continue;
       const other = this.gpus[idx];
-      return other !== undefined && other !== node && !sameHive(other, node);
-    });
-    return outsider ? 0 : best;
+      if (other !== undefined && other !== node && !sameHive(other, node)) return 0;
+    }
+    return best;
   }
 
   /** kfd_svm.c: svm_range_trigger_migration. A failed migration to VRAM is not reported (returns 0). */
@@ -562,21 +570,22 @@ export class KfdProcess {
     const hadVram = actual !== 0;
     this.mem.attachBo(r, g);
     let moved = 0;
-    for (const c of this.vmaChunks(s, l).chunks) {
-      const n = c.l - c.s + 1;
+    // The VMA pieces of [s, l], one migrate_vma each, up to the first hole (as vmaChunks, without objects).
+    for (let cs = s, ce = this.chunkEnd(s, l); ce >= 0; cs = ce + 1, ce = cs > l ? -1 : this.chunkEnd(cs, l)) {
+      const n = ce - cs + 1;
       if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
-        smiFormat.migrateStart(ns, this.opts.pid, c.s, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
+        smiFormat.migrateStart(ns, this.opts.pid, cs, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
       // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
-      this.invalidate(r, c.s, c.l);
+      this.invalidate(r, cs, ce);
       // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected. A range with no VRAM page
       // or only VRAM pages needs no look at the runs.
       const resident = r.vramPages;
       let cpages = 0;
       if (resident === 0) {
         cpages = n;
-        this.mem.set(c.s, c.l + 1, g.idx);
+        this.mem.set(cs, ce + 1, g.idx);
       } else if (resident < npages(r)) {
-        const gaps = this.mem.runs.gaps(c.s, c.l + 1);
+        const gaps = this.mem.runs.gaps(cs, ce + 1);
         for (const gap of gaps) cpages += gap.end - gap.start;
         for (const gap of gaps) this.mem.set(gap.start, gap.end, g.idx);
       }
@@ -586,7 +595,7 @@ export class KfdProcess {
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
-      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, 0, g.gpuId, trigger));
+      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, cs, n, 0, g.gpuId, trigger));
       moved += cpages;
     }
     if (moved === 0 && !hadVram) this.mem.detachBo(r);
@@ -603,21 +612,27 @@ export class KfdProcess {
       return 0;
     }
     const g = this.gpu(actual)!;
-    const { chunks, hole } = this.vmaChunks(s, l);
-    for (const c of chunks) {
-      const n = c.l - c.s + 1;
+    // The VMA pieces of [s, l], one migrate_vma each, up to the first hole (as vmaChunks, without objects).
+    let hole = false;
+    for (let cs = s, ce = 0; cs <= l; cs = ce + 1) {
+      ce = this.chunkEnd(cs, l);
+      if (ce < 0) {
+        hole = true;
+        break;
+      }
+      const n = ce - cs + 1;
       if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
-        smiFormat.migrateStart(ns, this.opts.pid, c.s, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
-      this.invalidate(r, c.s, c.l);
+        smiFormat.migrateStart(ns, this.opts.pid, cs, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
+      this.invalidate(r, cs, ce);
       // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner. A range wholly in
       // VRAM (all of it on this GPU) needs no look at the runs.
       const resident = r.vramPages;
       let cpages = 0;
       if (resident === npages(r)) {
         cpages = n;
-        this.mem.set(c.s, c.l + 1, undefined);
+        this.mem.set(cs, ce + 1, undefined);
       } else {
-        const runs = this.mem.runs.runs(c.s, c.l + 1).filter((x) => x.value === g.idx);
+        const runs = this.mem.runs.runs(cs, ce + 1).filter((x) => x.value === g.idx);
         for (const x of runs) cpages += x.end - x.start;
         for (const x of runs) this.mem.set(x.start, x.end, undefined);
       }
@@ -626,7 +641,7 @@ export class KfdProcess {
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
-      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, c.s, n, g.gpuId, 0, trigger));
+      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, cs, n, g.gpuId, 0, trigger));
     }
     if (this.actualLoc(r) === 0) this.mem.detachBo(r);
     return hole ? Errno.EFAULT : 0;
