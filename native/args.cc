@@ -39,16 +39,15 @@ uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name) {
 }
 
 uint32_t* ArgU32Out(const Napi::CallbackInfo& info, size_t i, const char* name, size_t n) {
-  // Raw Node-API, no message built unless it throws: this check sits on the quick calls' success path.
+  // Raw Node-API, no message built unless it throws: this check sits on the quick calls' success path. One
+  // call for kind, type, length and data: napi_get_typedarray_info fails (napi_invalid_arg) for anything
+  // that is not a typed array (a Proxy over one included), and its data pointer includes the byte offset.
   napi_env env = info.Env();
   napi_value v = info.Length() > i ? static_cast<napi_value>(info[i]) : nullptr;
-  bool is = false;
-  if (v == nullptr || napi_is_typedarray(env, v, &is) != napi_ok || !is) ThrowOut(info.Env(), false, name, n);
-  // One call for type, length and data (the data pointer already includes the view's byte offset).
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+  if (v == nullptr || napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_uint32_array) {
     ThrowOut(info.Env(), false, name, n);
   }

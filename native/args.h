@@ -34,14 +34,20 @@ uint32_t* ArgU32Out(const Napi::CallbackInfo& info, size_t i, const char* name, 
 // A path: a string without NUL bytes.
 std::string ArgPath(const Napi::CallbackInfo& info, size_t i, const char* name);
 
-// The data of a type-tagged External, or a TypeError naming what was expected.
+// The data of a type-tagged External, or a TypeError naming what was expected. Raw Node-API, two calls on
+// the success path: napi_get_value_external (which fails for anything that is not an External, so no
+// separate napi_typeof) and the type-tag check (which tells our handle kinds apart, and ours from any other
+// addon's Externals) before the pointer is used.
 template <typename T>
 T* ArgHandle(const Napi::CallbackInfo& info, size_t i, const napi_type_tag& tag, const char* what) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= i || !info[i].IsExternal()) ThrowType(env, std::string("expected a ") + what + " handle");
-  Napi::External<T> ext = info[i].As<Napi::External<T>>();
-  if (!ext.CheckTypeTag(&tag)) ThrowType(env, std::string("expected a ") + what + " handle");
-  return ext.Data();
+  napi_env env = info.Env();
+  void* data = nullptr;
+  bool tagged = false;
+  if (info.Length() <= i || napi_get_value_external(env, info[i], &data) != napi_ok ||
+      napi_check_object_type_tag(env, info[i], &tag, &tagged) != napi_ok || !tagged) {
+    ThrowType(info.Env(), std::string("expected a ") + what + " handle");
+  }
+  return static_cast<T*>(data);
 }
 
 }  // namespace kfdsvm

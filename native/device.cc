@@ -93,7 +93,7 @@ static Napi::Value IsOpen(const Napi::CallbackInfo& info) {
 
 // kfdGetVersion(h, out: Uint32Array, returnErrno?: true): writes [major, minor] into out. No result object:
 // building one with two napi_set_named_property calls cost more than the ioctl itself; src/backend/kfd
-// builds it in JS. Returns undefined, or -errno in errno mode.
+// builds it in JS. Returns undefined (a null napi_value: no napi_get_undefined call), or -errno in errno mode.
 static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
   const char* req = "AMDKFD_IOC_GET_VERSION";
   DeviceHandle* h = DeviceHandleArg(info, 0);
@@ -104,7 +104,7 @@ static Napi::Value GetVersion(const Napi::CallbackInfo& info) {
   if (err) return RefuseIoctl(info, 2, err, req);
   out[0] = args.major_version;
   out[1] = args.minor_version;
-  return info.Env().Undefined();
+  return Napi::Value();
 }
 
 // kfdGetProcessApertures(h, returnErrno?: true). Two calls, as libhsakmt does: num_of_nodes = 0 asks for
@@ -212,11 +212,12 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("kfdOpen", Napi::Function::New(env, Open, "kfdOpen"));
   exports.Set("kfdClose", Napi::Function::New(env, Close, "kfdClose"));
   exports.Set("kfdIsOpen", Napi::Function::New(env, IsOpen, "kfdIsOpen"));
-  exports.Set("kfdGetVersion", Napi::Function::New(env, GetVersion, "kfdGetVersion"));
-  exports.Set("kfdGetProcessApertures", Napi::Function::New(env, GetProcessApertures, "kfdGetProcessApertures"));
+  // The template form binds the callback at compile time: no per-call CallbackData lookup and indirect call.
+  exports.Set("kfdGetVersion", Napi::Function::New<GetVersion>(env, "kfdGetVersion"));
+  exports.Set("kfdGetProcessApertures", Napi::Function::New<GetProcessApertures>(env, "kfdGetProcessApertures"));
   exports.Set("kfdAcquireVm", Napi::Function::New(env, AcquireVm, "kfdAcquireVm"));
-  exports.Set("kfdSetXnackMode", Napi::Function::New(env, SetXnackMode, "kfdSetXnackMode"));
-  exports.Set("kfdAvailableMemory", Napi::Function::New(env, AvailableMemory, "kfdAvailableMemory"));
+  exports.Set("kfdSetXnackMode", Napi::Function::New<SetXnackMode>(env, "kfdSetXnackMode"));
+  exports.Set("kfdAvailableMemory", Napi::Function::New<AvailableMemory>(env, "kfdAvailableMemory"));
 }
 
 }  // namespace kfdsvm

@@ -145,7 +145,7 @@ static Napi::Value SvmAsync(const Napi::CallbackInfo& info) {
 }
 
 void InitSvm(Napi::Env env, Napi::Object exports) {
-  exports.Set("kfdSvmSync", Napi::Function::New(env, SvmSync, "kfdSvmSync"));
+  exports.Set("kfdSvmSync", Napi::Function::New<SvmSync>(env, "kfdSvmSync"));
   exports.Set("kfdSvmAsync", Napi::Function::New(env, SvmAsync, "kfdSvmAsync"));
 }
 

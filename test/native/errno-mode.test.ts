@@ -181,6 +181,8 @@ describe('with a stand-in KFD answering (test/safety/fake-kfd-shim.c)', () => {
           memoryUnknownGpu: both((t) => addon.kfdAvailableMemory(d, 7, t)),
           svm: both((t) => addon.kfdSvmSync(d, 1, 0x200000n, 0x200000n, [{ type: 1, value: 0 }], t)),
         };
+        // Answered, kfdGetVersion returns undefined in both modes (a null napi_value, which Node-API turns into undefined).
+        r.versionReturns = [addon.kfdGetVersion(d, out), addon.kfdGetVersion(d, out, true)].map((v) => v === undefined ? 'undefined' : String(v));
         const asyncOk = await addon.kfdSvmAsync(d, 0, 0x200000n, 0x200000n, [{ type: 1, value: 0 }], true);
         r.svmAsync = { same: JSON.stringify(asyncOk) === JSON.stringify(await addon.kfdSvmAsync(d, 0, 0x200000n, 0x200000n, [{ type: 1, value: 0 }])) };
         addon.kfdClose(d);
@@ -192,6 +194,7 @@ describe('with a stand-in KFD answering (test/safety/fake-kfd-shim.c)', () => {
     );
     expect(r).toEqual({
       version: { same: true, errnoMode: [1, 17] },
+      versionReturns: ['undefined', 'undefined'],
       apertures: { same: true, errnoMode: 4 },
       xnackSet: { same: true, errnoMode: 1 },
       xnackQuery: { same: true, errnoMode: 1 },
