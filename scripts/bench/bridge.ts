@@ -71,7 +71,7 @@ function canOpen(path: string): boolean {
   }
 }
 
-type ChildCase = 'addon' | 'addon-rejected' | 'backend' | 'koffi' | 'napi-floor';
+type ChildCase = 'addon' | 'addon-rejected' | 'addon-errno' | 'backend' | 'backend-rejected' | 'koffi' | 'napi-floor';
 type ChildResult = { nsPerCall: number; description: string } | { unavailable: string };
 
 const childScript = join(dirname(fileURLToPath(import.meta.url)), 'bridge-child.js');
@@ -155,7 +155,9 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
   }
   notes.push(
     `${opts.rounds} rounds of ${num(n)} calls per case; each JS case in a fresh process (warmed up with a tenth of the` +
-      ' calls first), cases in rotating order within a round.',
+      ' calls first), cases in rotating order within a round. Times are CPU time (user + system) of the measuring' +
+      ' process, for the C loop and the JS cases alike: equal to wall time on an idle machine, and steady on a shared' +
+      ' one (wall time swung by about 30% between runs here while other builds ran; CPU time by about 2%).',
   );
 
   const c: number[] = [];
@@ -194,20 +196,36 @@ export async function benchBridge(opts: BridgeOptions): Promise<SectionResult> {
   if (addonOk) figures.push({ label: 'addon overhead above C', unit: 'ns/call', value: pairedDiff(a, c) });
   figures.push({ label: 'koffi overhead above C', unit: 'ns/call', value: pairedDiff(k, plainC) });
 
-  // The rejected path, where there is one: what a failing quick call costs through the addon.
+  // The rejected path, where there is one: what a failing quick call costs. Three ways: the addon's throwing
+  // mode (an errno Error built and thrown in C++), its errno mode (-errno returned), and Backend.version(),
+  // which uses errno mode and throws the one KernelError a caller sees.
   if (addonOk && choice.kernelErrno !== 0) {
     const rn = Math.max(200, Math.floor(n / 50));
     const rr = Math.min(opts.rounds, 5);
     const rej: number[] = [];
+    const rejErrno: number[] = [];
+    const rejBackend: number[] = [];
     const rejC: number[] = [];
     for (let r = 0; r < rr; r++) {
       rej.push(ns(runChild('addon-rejected', choice, rn, choice.kernelErrno, plainEnv)));
+      rejErrno.push(ns(runChild('addon-errno', choice, rn, choice.kernelErrno, plainEnv)));
+      rejBackend.push(ns(runChild('backend-rejected', choice, rn, choice.kernelErrno, plainEnv)));
       rejC.push(runCLoop(bin, choice.device, choice.request, rn, 1, plainEnv)[0]!.nsPerCall);
     }
+    const cMedian = summarize(rejC).median;
+    const times = (xs: number[]) => (xs.every(Number.isFinite) ? `${num(summarize(xs).median / cMedian)}×` : 'not measured');
     figures.push({ label: 'addon, rejected call (throws)', unit: 'ns/call', value: summarize(rej) });
+    if (rejErrno.every(Number.isFinite)) {
+      figures.push({ label: 'addon, rejected call, errno mode (returns -errno)', unit: 'ns/call', value: summarize(rejErrno) });
+    }
+    if (rejBackend.every(Number.isFinite)) {
+      figures.push({ label: 'Backend.version(), rejected (throws one KernelError)', unit: 'ns/call', value: summarize(rejBackend) });
+    }
     notes.push(
-      `rejected path: the addon without the shim, ${rr} rounds of ${num(rn)} calls, each throwing its ENOTTY error` +
-        ` (${num(summarize(rej).median / summarize(rejC).median)}× the C loop).`,
+      `rejected path: without the shim, ${rr} rounds of ${num(rn)} calls each, against the C loop's ENOTTY:` +
+        ` the addon's throwing mode (an errno Error built and thrown in C++) ${times(rej)} the C loop;` +
+        ` its errno mode (kfdGetVersion(h, out, true) returns -errno) ${times(rejErrno)};` +
+        ` Backend.version(), which uses errno mode and throws the one KernelError callers see, ${times(rejBackend)}.`,
     );
   }
 
