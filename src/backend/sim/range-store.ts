@@ -80,7 +80,8 @@ export class RangeStore<T extends Slotted> {
       if (k === start) throw new Error(`internal: two ranges start at page ${start}`);
       b = (b + 1) & this.mask;
     }
-    this.i32.fill(0, b * WORDS, (b + 1) * WORDS);
+    const i32 = this.i32;
+    for (let w = 0; w < WORDS; w++) i32[b * WORDS + w] = 0;
     f[b * DWORDS + F_START] = start;
     f[b * DWORDS + F_LAST] = last;
     this.objs[b] = obj;
@@ -102,7 +103,8 @@ export class RangeStore<T extends Slotted> {
       // The row at j may fill the hole at i unless its home lies cyclically in (i, j].
       const inside = i <= j ? h > i && h <= j : h > i || h <= j;
       if (inside) continue;
-      this.i32.copyWithin(i * WORDS, j * WORDS, (j + 1) * WORDS);
+      const i32 = this.i32;
+      for (let w = 0; w < WORDS; w++) i32[i * WORDS + w] = i32[j * WORDS + w]!;
       const o = this.objs[j]!;
       this.objs[i] = o;
       o.slot = i;
@@ -166,7 +168,8 @@ export class RangeStore<T extends Slotted> {
       if (o === undefined) continue;
       let b = this.home(oldF64[ob * DWORDS + F_START]!);
       while (f[b * DWORDS + F_START] !== EMPTY) b = (b + 1) & this.mask;
-      this.i32.set(oldI32.subarray(ob * WORDS, (ob + 1) * WORDS), b * WORDS);
+      const to = this.i32;
+      for (let w = 0; w < WORDS; w++) to[b * WORDS + w] = oldI32[ob * WORDS + w]!;
       this.objs[b] = o;
       o.slot = b;
     }

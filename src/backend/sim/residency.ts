@@ -60,9 +60,10 @@ export class Residency {
 
   /** Counts a range's VRAM pages from the runs (when it joins the list: a clone or a split piece). */
   countRange(r: SvmRange): void {
-    const n = this.runs.count(r.start, r.last + 1);
-    r.vramPages = n;
-    r.vramIdx = n > 0 ? this.runs.firstValue(r.start, r.last + 1)! : 0;
+    const idx = this.runs.firstValue(r.start, r.last + 1);
+    // A new range in a hole (registration) has no VRAM page: one lookup, no list of runs.
+    r.vramPages = idx === undefined ? 0 : this.runs.count(r.start, r.last + 1);
+    r.vramIdx = idx ?? 0;
   }
 
   /** Pages of [a, b) on the GPU with this index. */
