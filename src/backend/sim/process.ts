@@ -27,6 +27,7 @@ import { Residency, type SnapshotRun } from './residency.js';
 import {
   aggregate,
   applyAttrs,
+  boRanges,
   isSameAttrs,
   mappedAt,
   npages,
@@ -657,9 +658,9 @@ export class KfdProcess {
       const victim = this.mem.takeVictim(g, self.bo);
       if (!victim) return false;
       this.counters.evictions++;
-      for (const pr of [...victim.ranges]) this.vramToRam(pr, pr.start, pr.last, MigrateTrigger.TTM_EVICTION);
+      for (const pr of boRanges(victim)) this.vramToRam(pr, pr.start, pr.last, MigrateTrigger.TTM_EVICTION);
       // Every range of the BO is in RAM now and has let go of it (svm_range_vram_node_free).
-      for (const pr of [...victim.ranges]) this.mem.detachBo(pr);
+      for (const pr of boRanges(victim)) this.mem.detachBo(pr);
     }
     return true;
   }

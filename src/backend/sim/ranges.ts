@@ -32,7 +32,13 @@ import type { SimGpu } from './devices.js';
  */
 export interface SvmBo {
   readonly gpu: SimGpu;
-  readonly ranges: Set<SvmRange>;
+  /**
+   * The ranges sharing it (svm_bo->range_list) in the order they joined: the first inline in `one`, all of
+   * them in the Set `many` once a second joins (most BOs serve one range: no Set to allocate). Use boAdd,
+   * boDelete, boSize, boRanges.
+   */
+  one: SvmRange | undefined;
+  many: Set<SvmRange> | undefined;
   /** Its size in pages. */
   readonly pages: number;
   /** Still allocated (counted in the GPU's VRAM use). */
@@ -221,6 +227,27 @@ export class SvmRange {
 
 export const npages = (r: SvmRange): number => r.last - r.start + 1;
 
+/** A range joins a BO's range list (a no-op if it is on it). */
+export function boAdd(bo: SvmBo, r: SvmRange): void {
+  if (bo.many) bo.many.add(r);
+  else if (bo.one === undefined) bo.one = r;
+  else if (bo.one !== r) {
+    bo.many = new Set([bo.one, r]);
+    bo.one = undefined;
+  }
+}
+
+/** A range leaves a BO's range list. */
+export function boDelete(bo: SvmBo, r: SvmRange): void {
+  if (bo.many) bo.many.delete(r);
+  else if (bo.one === r) bo.one = undefined;
+}
+
+export const boSize = (bo: SvmBo): number => (bo.many ? bo.many.size : bo.one ? 1 : 0);
+
+/** A copy of a BO's range list, in order. */
+export const boRanges = (bo: SvmBo): SvmRange[] => (bo.many ? [...bo.many] : bo.one ? [bo.one] : []);
+
 /** kfd_svm.c: svm_range_set_default_attributes. */
 export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'preferredLoc' | 'prefetchLoc' | 'granularity' | 'flags'> {
   return {
@@ -260,14 +287,14 @@ export class RangeList {
   insert(r: SvmRange): void {
     this.tree.insert(r.start, r.last + 1, r);
     r.attach();
-    if (r.bo) r.bo.ranges.add(r);
+    if (r.bo) boAdd(r.bo, r);
   }
 
   remove(r: SvmRange): void {
     this.tree.delete(r.start);
     r.detach();
     if (r.bo) {
-      r.bo.ranges.delete(r);
+      boDelete(r.bo, r);
     }
   }
 

@@ -7,7 +7,7 @@
 import { PAGE_SHIFT } from '../abi.js';
 import type { SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
-import type { SvmBo, SvmRange } from './ranges.js';
+import { boDelete, boSize, type SvmBo, type SvmRange } from './ranges.js';
 
 export type PageLocation = 'system' | 'device-private' | 'device-coherent';
 
@@ -97,7 +97,7 @@ export class Residency {
     }
     if (r.bo) this.detachBo(r);
     const pages = r.last - r.start + 1;
-    const bo: SvmBo = { gpu: g, ranges: new Set([r]), pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
+    const bo: SvmBo = { gpu: g, one: r, many: undefined, pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
     r.bo = bo;
     this.used[g.idx] = (this.used[g.idx] ?? 0) + pages;
     this.lruAppend(bo);
@@ -131,14 +131,14 @@ export class Residency {
   detachBo(r: SvmRange): void {
     const bo = r.bo;
     if (!bo) return;
-    bo.ranges.delete(r);
+    boDelete(bo, r);
     r.bo = undefined;
     this.dropBoIfIdle(bo);
   }
 
   /** A BO no range refers to any more is freed (svm_range_bo_release on the last reference). */
   dropBoIfIdle(bo: SvmBo | undefined): void {
-    if (!bo || bo.ranges.size !== 0 || !bo.live) return;
+    if (!bo || boSize(bo) !== 0 || !bo.live) return;
     bo.live = false;
     this.lruRemove(bo);
     this.used[bo.gpu.idx] = (this.used[bo.gpu.idx] ?? 0) - bo.pages;

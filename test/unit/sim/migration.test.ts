@@ -249,6 +249,24 @@ describe('VRAM capacity and eviction', () => {
     expect(b.vram(A)).toMatchObject({ used: 0n, resident: 0n });
   });
 
+  it('TTM evicting a BO that split pieces of a range share sends every piece back to RAM', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }));
+    const x = b.alloc(2 * 1024 * 1024, { align2M: true });
+    await b.svmSetAttr(x.address, MB2, [{ type: T.PREFETCH_LOC, value: A }]);
+    // A SET on one page in the middle splits the range in three; the pieces share its BO.
+    await b.svmSetAttr(x.address + 256n * PAGE, PAGE, [{ type: T.PREFERRED_LOC, value: A }]);
+    expect(b.ranges()).toHaveLength(3);
+    expect(b.vram(A)).toMatchObject({ used: MB2, resident: MB2 });
+    // Fill the rest of VRAM and then some: the shared BO is the least recently used one.
+    const cap = b.vram(A).capacity;
+    const y = b.alloc(Number(cap), { align2M: true });
+    await b.svmSetAttr(y.address, cap, [{ type: T.PREFETCH_LOC, value: A }]);
+    expect(b.counters().evictions).toBe(1);
+    expect(b.snapshot(x.address, MB2)).toEqual([{ start: x.address, size: MB2, location: 'system' }]);
+    expect(b.snapshot(y.address, cap)).toEqual([{ start: y.address, size: cap, location: 'device-private', gpuId: A }]);
+    expect(b.vram(A)).toMatchObject({ used: cap, resident: cap });
+  });
+
   it('with no VRAM to reserve the prefetch leaves the pages in RAM and the SET still succeeds', async () => {
     const p = machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 8 * 1024 * 1024 })], { xnackDefault: true });
     const b = simWithVms(p);
