@@ -41,7 +41,7 @@ import {
   type GetAnswer,
   type SvmRange,
 } from './ranges.js';
-import { ROW_WORDS, U_PREFETCH } from './range-store.js';
+import { I_VRAM, ROW_WORDS, U_PREFETCH } from './range-store.js';
 import { SmiHub, smiFormat } from './smi.js';
 
 /** A kernel refusal inside the model: a positive errno and an optional detail. */
@@ -406,8 +406,11 @@ export class KfdProcess {
     let ret = 0;
     if (!(isSameAttrs(st, k, attrs, this.idxOf) && mappedAt(st, k))) {
       const updateMapping = applyAttrs(st, k, attrs, this.xnack, this.idxOf);
-      // svm_range_trigger_migration: no prefetch location, no migration (best_prefetch_location answers it).
-      const r = st.u32[k * ROW_WORDS + U_PREFETCH] === U ? undefined : st.objs[k]!;
+      // svm_range_trigger_migration's early return, read from the row: no prefetch location, or system
+      // memory for a range with no VRAM page (best_prefetch_location answers 0 for SYSMEM at once).
+      const pf = st.u32[k * ROW_WORDS + U_PREFETCH]!;
+      const still = pf === U || (pf === 0 && st.i32[k * ROW_WORDS + I_VRAM] === 0);
+      const r = still ? undefined : st.objs[k]!;
       const migrated = r !== undefined && this.triggerMigration(r);
       if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
         // "restore_work will update mappings of GPUs"
