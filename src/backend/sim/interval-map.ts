@@ -19,8 +19,9 @@ export interface Interval<V> {
 }
 
 /**
- * Work counter (sim internals, read by tests): tree nodes visited by lookups, inserts, deletes and walks.
- * Tests pin the O(log n + k) bound with it instead of with time.
+ * Work counter (sim internals, read by tests): tree nodes visited by lookups, inserts, deletes and walks,
+ * and hash buckets probed by the range store (range-store.ts). Tests pin the O(log n + k) bound with it
+ * instead of with time.
  */
 export const treeWork = { nodes: 0 };
 

@@ -1,6 +1,7 @@
 /**
- * Work per SVM call, counted (tree nodes visited, treeWork.nodes), not timed: a call on one range costs
- * O(log n) in the number of ranges, a span of k ranges O(log n + k), and neither depends on a range's size.
+ * Work per SVM call, counted (tree nodes visited and range-store hash buckets probed, treeWork.nodes), not
+ * timed: a call on one range costs O(log n) in the number of ranges (a set or get of one whole range is one
+ * hash lookup and the VMA check), a span of k ranges O(log n + k), and neither depends on a range's size.
  */
 import { describe, expect, it } from 'vitest';
 import { createSimBackend, type SimBackend } from '../../../src/backend/sim/index.js';
