@@ -377,7 +377,7 @@ export class KfdProcess {
 
     let ret = 0;
     for (const r of plan.update) {
-      const migrated = this.triggerMigration(r);
+      const migrated = !this.noMigration(r.slot) && this.triggerMigration(r);
       if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
         continue; // "restore_work will update mappings of GPUs"
       }
@@ -406,11 +406,7 @@ export class KfdProcess {
     let ret = 0;
     if (!(isSameAttrs(st, k, attrs, this.idxOf) && mappedAt(st, k))) {
       const updateMapping = applyAttrs(st, k, attrs, this.xnack, this.idxOf);
-      // svm_range_trigger_migration's early return, read from the row: no prefetch location, or system
-      // memory for a range with no VRAM page (best_prefetch_location answers 0 for SYSMEM at once).
-      const pf = st.u32[k * ROW_WORDS + U_PREFETCH]!;
-      const still = pf === U || (pf === 0 && st.i32[k * ROW_WORDS + I_VRAM] === 0);
-      const r = still ? undefined : st.objs[k]!;
+      const r = this.noMigration(k) ? undefined : st.objs[k]!;
       const migrated = r !== undefined && this.triggerMigration(r);
       if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
         // "restore_work will update mappings of GPUs"
@@ -421,6 +417,16 @@ export class KfdProcess {
     }
     this.restoreWork();
     if (ret) throw new ModelError(ret, 'a GPU with access has no GPU VM acquired');
+  }
+
+  /**
+   * svm_range_trigger_migration's early return, read from the row of slot k: no prefetch location, or
+   * system memory for a range with no VRAM page (best_prefetch_location answers 0 for SYSMEM at once).
+   */
+  private noMigration(k: number): boolean {
+    const st = this.ranges.store;
+    const pf = st.u32[k * ROW_WORDS + U_PREFETCH]!;
+    return pf === U || (pf === 0 && st.i32[k * ROW_WORDS + I_VRAM] === 0);
   }
 
   /** Scratch answer of getAttr (its fields are copied into fresh attribute objects before it returns). */

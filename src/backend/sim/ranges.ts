@@ -469,16 +469,21 @@ export function planAdd(
   };
 
   let cur = start;
+  const st = list.store;
   for (const node of hit) {
-    const nextStart = Math.min(node.last, last) + 1;
-    if (isSameAttrs(list.store, node.slot, attrs, gpuIdx) && node.mappedToGpu) {
+    // The node is in the list: its bounds and attributes are read from its row, once.
+    const k = node.slot;
+    const nodeStart = st.start(k);
+    const nodeLast = st.last(k);
+    const nextStart = Math.min(nodeLast, last) + 1;
+    if (isSameAttrs(st, k, attrs, gpuIdx) && mappedAt(st, k)) {
       // nothing to do
-    } else if (node.start < cur || node.last > last) {
+    } else if (nodeStart < cur || nodeLast > last) {
       const clone = list.clone(node);
       remove.push(node);
       insert.push(clone);
       updateOrder.push(clone);
-      if (node.start < cur) {
+      if (nodeStart < cur) {
         // svm_range_split_head: the head [node.start, cur-1] keeps the old attributes.
         const lastAlignDown = alignDown(clone.last, HUGE);
         const startAlign = alignUp(clone.start, HUGE);
@@ -488,7 +493,7 @@ export function planAdd(
         insert.push(head);
         if (huge && head.last + 1 > startAlign && head.last + 1 < lastAlignDown && head.last % HUGE !== 0) remap.push(head);
       }
-      if (node.last > last) {
+      if (nodeLast > last) {
         // svm_range_split_tail: the tail [last+1, node.last] keeps the old attributes.
         const lastAlignDown = alignDown(clone.last, HUGE);
         const startAlign = alignUp(clone.start, HUGE);
@@ -501,7 +506,7 @@ export function planAdd(
     } else {
       updateOrder.push(node);
     }
-    if (node.start > cur) splitNew(cur, node.start - 1);
+    if (nodeStart > cur) splitNew(cur, nodeStart - 1);
     cur = nextStart;
   }
   if (cur <= last) splitNew(cur, last);
