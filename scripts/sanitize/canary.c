@@ -1,6 +1,7 @@
 /*
  * The sanitizer run's self-check: a tiny Node-API module built with the same -fsanitize flags as the addon,
- * with one deliberate use after free (`overflow()`), one deliberate signed overflow (`ubOverflow(n)`) and,
+ * with one deliberate use after free (`overflow()`), one deliberate signed overflow (`ubOverflow(n)`), one
+ * deliberate leak (`leak()`) and,
  * in its ThreadSanitizer build (-DCANARY_TSAN), one deliberate data race (`race()`). run.sh calls each in a
  * child node process first and requires a report from each; if one goes unreported (runtime not
  * preloaded, options lost, log_path not written, the report filter blind), every later "no report" would
@@ -34,6 +35,17 @@ static napi_value UbOverflow(napi_env env, napi_callback_info info) {
   return r;
 }
 
+static napi_value Leak(napi_env env, napi_callback_info info) {
+  (void)info;
+  for (int i = 0; i < 4; i++) {
+    char *volatile p = malloc(4096); /* dropped: a leak only LeakSanitizer sees, at exit */
+    p[0] = (char)i;
+  }
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 static int shared_counter;
 static void *Bump(void *arg) {
   (void)arg;
@@ -59,6 +71,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_set_named_property(env, exports, "overflow", f);
   napi_create_function(env, "ubOverflow", NAPI_AUTO_LENGTH, UbOverflow, NULL, &f);
   napi_set_named_property(env, exports, "ubOverflow", f);
+  napi_create_function(env, "leak", NAPI_AUTO_LENGTH, Leak, NULL, &f);
+  napi_set_named_property(env, exports, "leak", f);
   napi_create_function(env, "race", NAPI_AUTO_LENGTH, Race, NULL, &f);
   napi_set_named_property(env, exports, "race", f);
   return exports;

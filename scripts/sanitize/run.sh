@@ -9,10 +9,12 @@
 #
 # Stage asan: AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) over test/native, test/contract
 # and test/safety. node itself is not instrumented, so the ASan runtime must be the first library loaded
-# (LD_PRELOAD of g++'s libasan.so); the addon's UBSan runtime comes in as its dependency. Leak detection
-# is off: node never frees much of its own heap at exit, and LSan cannot tell those leaks from the addon's
-# (every addon stack runs through node frames, so no suppression separates them); the addon's resource
-# leaks are what test/safety/leaks.test.ts measures instead (fds, mappings, threads).
+# (LD_PRELOAD of g++'s libasan.so); the addon's UBSan runtime comes in as its dependency.
+# Leaks: vitest's worker processes never exit normally, so LeakSanitizer runs in the child processes that
+# test/safety starts (thousands of calls per export, failing half-way too; test/safety/child.ts turns it on
+# with KFD_SVM_LSAN=1). node frees little of its own heap at exit, so a leak fails the stage only when the
+# addon's code allocated it (scripts/sanitize/lsan-reports.mjs). fds, mappings and threads are measured by
+# test/safety/leaks.test.ts.
 #
 # Stage tsan: ThreadSanitizer (build-tsan/) over the concurrency cases of test/safety/misuse.test.ts
 # (SMI read threads, SVM calls on the libuv pool, worker_threads side by side and terminated). TSan also
@@ -57,11 +59,13 @@ asan_stage() {
   ubsan_opts="halt_on_error=1:print_stacktrace=1"
   run_asan() {
     LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" ASAN_OPTIONS="$asan_opts" UBSAN_OPTIONS="$ubsan_opts" \
-      KFD_SVM_NATIVE_PATH="$addon" KFD_SVM_SANITIZE=1 "$@"
+      KFD_SVM_NATIVE_PATH="$addon" KFD_SVM_SANITIZE=1 KFD_SVM_LSAN=1 "$@"
   }
+  # ASan and UBSan reports (not leak reports, which lsan-reports.mjs judges): in the log files, or in the
+  # captured output.
   reports() {
-    ls "$logdir"/asan.* 2>/dev/null || true
-    grep -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$1" || true
+    grep -l -E 'ERROR: AddressSanitizer|runtime error:' "$logdir"/asan.* 2>/dev/null || true
+    grep -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$1" || true
   }
 
   # Self-check: the pipeline must catch a deliberate use-after-free and a deliberate signed overflow.
@@ -82,7 +86,15 @@ asan_stage() {
     fi
     rm -f "$logdir"/asan.* "$out"
   done
-  echo "sanitize/run.sh: [asan] canary caught (use-after-free, signed overflow); suites with $addon"
+  # ... and a deliberate leak, checked at exit as the safety children are, found by the same filter.
+  ASAN_OPTIONS="$asan_opts:detect_leaks=1:exitcode=0" LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" \
+    node -e "require(process.argv[1]).leak()" "$canary" >/dev/null 2>&1 || true
+  if node scripts/sanitize/lsan-reports.mjs scripts/sanitize/canary.c "$logdir"/asan.* >/dev/null 2>&1; then
+    echo "sanitize/run.sh: the canary's leak() went unreported: leak detection is not working" >&2
+    exit 1
+  fi
+  rm -f "$logdir"/asan.*
+  echo "sanitize/run.sh: [asan] canary caught (use-after-free, signed overflow, leak); suites with $addon"
 
   local suites=("$@")
   [ ${#suites[@]} -gt 0 ] || suites=(test/native test/contract test/safety)
@@ -98,11 +110,19 @@ asan_stage() {
     echo "$found" >&2
     exit 1
   fi
+  shopt -s nullglob
+  local logs=("$logdir"/asan.*)
+  shopt -u nullglob
+  if [ ${#logs[@]} -gt 0 ] && ! node scripts/sanitize/lsan-reports.mjs "$root/native/" "${logs[@]}" >"$logdir/lsan-addon.txt"; then
+    cat "$logdir/lsan-addon.txt" >&2
+    echo "sanitize/run.sh: [asan] memory leaked by the addon (above)" >&2
+    exit 1
+  fi
   if [ "$rc" -ne 0 ]; then
     echo "sanitize/run.sh: [asan] the suites failed under the sanitizers (exit $rc)" >&2
     exit "$rc"
   fi
-  echo "sanitize/run.sh: [asan] no sanitizer reports; ${suites[*]} passed"
+  echo "sanitize/run.sh: [asan] no sanitizer reports and no leaks from the addon; ${suites[*]} passed"
 }
 
 # --- stage tsan -------------------------------------------------------------------------------------

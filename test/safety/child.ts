@@ -38,15 +38,24 @@ const CRASH_MARKERS = /AddressSanitizer|UndefinedBehaviorSanitizer|runtime error
 
 /**
  * Runs `body` (an ES module body; `h` is the harness: addon, fds, maps, isMapped, gcUntil, errorOf, report, fifo, mark, unmappedState, untilUnmapped)
- * in a fresh `node --expose-gc`. `preload`: a shared library to LD_PRELOAD as well.
+ * in a fresh `node --expose-gc`. `preload`: a shared library to LD_PRELOAD as well. `leakCheck: false`: no
+ * LeakSanitizer at exit under scripts/sanitize/run.sh, for children that end with calls still pending on
+ * purpose (process.exit, worker.terminate): node never settles or frees those promises, nor a terminated
+ * worker's heap, and their allocation stacks run through the addon's calls.
  */
 export function runChild<T = unknown>(
   body: string,
   timeoutMs = 120_000,
-  opts: { preload?: string } = {},
+  opts: { preload?: string; leakCheck?: boolean } = {},
 ): ChildRun<T> {
   const src = `import * as h from ${JSON.stringify(harnessUrl)};\nconst { addon } = h;\n${body}\n`;
   const env: NodeJS.ProcessEnv = { ...process.env, KFD_SVM_NATIVE_PATH: addonPath };
+  // Under scripts/sanitize/run.sh: LeakSanitizer checks each child at its exit (vitest's own workers never
+  // reach a normal exit, so only these children can be checked). exitcode=0 keeps a leak from failing the
+  // child by itself: run.sh reads the reports and fails only on leaks allocated by the addon's code.
+  if (process.env.KFD_SVM_LSAN === '1' && env.ASAN_OPTIONS && opts.leakCheck !== false) {
+    env.ASAN_OPTIONS += ':detect_leaks=1:exitcode=0';
+  }
   // An extra LD_PRELOAD library goes after whatever is preloaded already (libasan must stay first).
   if (opts.preload) env.LD_PRELOAD = env.LD_PRELOAD ? `${env.LD_PRELOAD}:${opts.preload}` : opts.preload;
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', src], {

@@ -315,7 +315,7 @@ describe('concurrency', () => {
         // The main thread's instance is untouched by the workers' teardown.
         const mp = addon.memAlloc(4096); new Uint8Array(mp.buffer)[0] = 1; addon.memFree(mp.handle);
         h.report({ exits, ready, mainStillWorks: h.errorOf(() => addon.kfdGetVersion(addon.kfdOpen('/dev/null'), new Uint32Array(2)))?.code });
-      `),
+      `, 120_000, { leakCheck: false }),
     );
     expect(r.ready).toBe(18);
     expect(r.exits).toEqual(Array(18).fill(1)); // terminate() resolves with exit code 1
@@ -381,7 +381,7 @@ describe('concurrency', () => {
       globalThis.keep = Array.from({ length: 50 }, (_, i) => addon.memAlloc(65536, i % 2 === 0));
       h.report('exiting');
       process.exit(0);
-    `, 30_000);
+    `, 30_000, { leakCheck: false });
     expect(childResult(run)).toBe('exiting');
   });
 });
