@@ -19,7 +19,8 @@ IF_CACHED=0 BUDGET=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --if-cached) IF_CACHED=1; shift ;;
-    --build-budget) BUDGET="${2:?--build-budget needs seconds}"; shift 2 ;;
+    --build-budget) BUDGET="${2:?--build-budget needs seconds}"; shift 2
+      case "$BUDGET" in ''|*[!0-9-]*|?*-*) die "--build-budget takes whole seconds, got '$BUDGET'" ;; esac ;;
     *) die "unknown option $1 (usage: ci.sh [--if-cached | --build-budget SEC])" ;;
   esac
 done
@@ -30,15 +31,23 @@ OUTROOT="${KFD_SVM_VM_OUTDIR:-/tmp/kfd-svm-vm}"
 mkdir -p "$OUTROOT"
 t0=$(date +%s)
 
-# Under CI (--if-cached / --build-budget) a machine that cannot install QEMU skips instead of failing.
-if [ "$IF_CACHED" = 1 ] || [ -n "$BUDGET" ]; then
+# QEMU and the initramfs tools, before any build: under CI (--if-cached / --build-budget) a machine that
+# cannot install packages at all (no root, no sudo: exit status 3) skips; a failed apt-get fails.
+need_guest_packages() {
+  local rc=0
   set +e; ( ensure_packages qemu-system-x86 busybox-static cpio gzip ); rc=$?; set -e
-  [ "$rc" = 0 ] || { log "SKIPPED: this machine cannot run the QEMU guests (exit $rc, see above)."; exit 0; }
-fi
+  [ "$rc" = 0 ] && return 0
+  if [ "$rc" = "$EX_UNAVAILABLE" ] && { [ "$IF_CACHED" = 1 ] || [ -n "$BUDGET" ]; }; then
+    log "SKIPPED: this machine cannot install the QEMU guests' packages (see UNAVAILABLE above)."
+    exit 0
+  fi
+  die "could not install the QEMU guests' packages (exit $rc, see above)"
+}
 
 KDIR="$(kernel_dir)"
 if [ -s "$KDIR/bzImage-svm" ] && [ -s "$KDIR/bzImage-nosvm" ]; then
   log "using cached kernels in $KDIR"
+  need_guest_packages
 elif [ "$IF_CACHED" = 1 ]; then
   log "SKIPPED: no cached guest kernels for key $(kernel_key) in $CACHE_DIR/kernel/."
   log "Build them once with scripts/kernel-vm/build-kernel.sh (a full kernel plus a second amdgpu compile), then rerun."
@@ -50,19 +59,22 @@ elif [ -n "$BUDGET" ]; then
     log "SKIPPED: no cached guest kernels for key $(kernel_key), and only ${BUDGET} s of the CI budget left (a build needs ~${MIN_BUILD_SECONDS} s or more)."
     exit 0
   fi
+  need_guest_packages
   log "no cached kernels for key $(kernel_key): building them within ${BUDGET} s (about 32 min from a clean cache on 2 cores)"
-  # The build's own OUT/keyed cache makes the next run reuse it; KEEP_OBJ lets a cut-off build resume.
+  # build-kernel.sh removes its ~3 GB object tree (under its lock) only once both kernels are cached, so a
+  # build cut off here leaves the tree for the next run on this machine to continue.
   set +e
-  KEEP_OBJ=1 timeout --kill-after=30 "$BUDGET" "$KVM_DIR/build-kernel.sh" >/dev/null
+  timeout --kill-after=30 "$BUDGET" "$KVM_DIR/build-kernel.sh" >/dev/null
   rc=$?
   set -e
   case "$rc" in
-    0) rm -rf "$CACHE_DIR/build" ;;   # done: the ~3 GB object tree is no longer needed
+    0) ;;
     124|137) log "SKIPPED: the kernel build did not finish within ${BUDGET} s; its object tree is kept in $CACHE_DIR/build, so the next run continues it."; exit 0 ;;
     "$EX_UNAVAILABLE") log "SKIPPED: this machine cannot build the guest kernels (see UNAVAILABLE above)."; exit 0 ;;
     *) die "kernel build failed (exit $rc)" ;;
   esac
 else
+  need_guest_packages
   log "no cached kernels for key $(kernel_key): building them now (about 32 min from a clean cache on 2 cores)"
   "$KVM_DIR/build-kernel.sh" >/dev/null
 fi

@@ -10,8 +10,8 @@ RECIPE_VERSION=1
 
 log() { printf '[kernel-vm] %s\n' "$*" >&2; }
 die() { printf '[kernel-vm] ERROR: %s\n' "$*" >&2; exit 1; }
-# The machine cannot provide a prerequisite (no root for apt-get, no package mirror): exit status 3, so a
-# caller can tell "this machine cannot run the guests" from "the guests ran and failed".
+# The machine cannot provide a prerequisite at all (no root or sudo for apt-get): exit status 3, so a caller
+# can tell "this machine cannot run the guests" from "something failed". A failing apt-get is a failure.
 EX_UNAVAILABLE=3
 die_unavailable() { printf '[kernel-vm] UNAVAILABLE: %s\n' "$*" >&2; exit "$EX_UNAVAILABLE"; }
 
@@ -31,7 +31,7 @@ ensure_packages() {
   if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
     "${SUDO[@]}" apt-get update >&2 || true
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 \
-      || die_unavailable "apt-get install failed for: ${missing[*]}"
+      || die "apt-get install failed for: ${missing[*]}"
   fi
 }
 

@@ -25,7 +25,8 @@
 # The builds are picked by KFD_SVM_NATIVE_PATH, which src/backend/kfd/addon.ts loadAddon() honours.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
+# The physical path: the addon's debug info names its sources by it, and the leak filter matches on it.
+root=$(pwd -P)
 stages=${KFD_SVM_SANITIZE_STAGES:-asan tsan}
 CXX=${CXX:-g++}
 CC=${CC:-gcc}
@@ -64,8 +65,9 @@ asan_stage() {
   # ASan and UBSan reports (not leak reports, which lsan-reports.mjs judges): in the log files, or in the
   # captured output.
   reports() {
-    grep -l -E 'ERROR: AddressSanitizer|runtime error:' "$logdir"/asan.* 2>/dev/null || true
-    grep -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$1" || true
+    local bad='ERROR: AddressSanitizer|runtime error:|Sanitizer: CHECK failed|LeakSanitizer has encountered a fatal error'
+    grep -l -E "$bad" "$logdir"/asan.* 2>/dev/null || true
+    grep -E "$bad|SUMMARY: UndefinedBehaviorSanitizer" "$1" || true
   }
 
   # Self-check: the pipeline must catch a deliberate use-after-free and a deliberate signed overflow.
@@ -94,6 +96,11 @@ asan_stage() {
     exit 1
   fi
   rm -f "$logdir"/asan.*
+  # The filter knows the addon's leaks by its source paths: they must be what its debug info says.
+  if ! grep -aq "$root/native/" "$addon"; then
+    echo "sanitize/run.sh: $addon does not name its sources under $root/native/: the leak filter would be blind" >&2
+    exit 1
+  fi
   echo "sanitize/run.sh: [asan] canary caught (use-after-free, signed overflow, leak); suites with $addon"
 
   local suites=("$@")

@@ -141,6 +141,37 @@ describe('version(): the addon fills an out-parameter, the backend builds the ob
   });
 });
 
+describe('a binary from before errno mode (a stale build/Release) still gives KernelErrors', () => {
+  it('per-operation calls that ignore the errno flag and throw are converted, sync and async', async () => {
+    const real = loadAddon();
+    // What the throwing mode raises (native/errors.cc MakeSysError), whatever the trailing flag says.
+    const refuse = (): never => {
+      throw Object.assign(new Error('ioctl AMDKFD_IOC_GET_VERSION failed: ENOTTY'), {
+        kfdSvmSyscallError: true,
+        code: 'ENOTTY',
+        errno: 25,
+        syscall: 'ioctl',
+        request: 'AMDKFD_IOC_GET_VERSION',
+      });
+    };
+    const addon: NativeAddon = { ...real, kfdGetVersion: refuse, kfdSetXnackMode: refuse, kfdSvmAsync: refuse };
+    const h = real.kfdOpen('/dev/null');
+    const b = new KfdBackend(addon, h, {
+      devicePath: '/dev/null',
+      sysfsRoot: '/nonexistent',
+      iomemPath: '/nonexistent',
+      renderNodeBase: '/nonexistent/renderD',
+    });
+    try {
+      expect(() => b.version()).toThrow(KernelError);
+      expect(() => b.getXnack()).toThrow(expect.objectContaining({ code: 'ENOTTY', errno: 25, syscall: 'ioctl' }));
+      await expect(b.svmSetAttr(0x1000n, 0x1000n, [])).rejects.toBeInstanceOf(KernelError);
+    } finally {
+      b.close();
+    }
+  });
+});
+
 describe('machine text over real files', () => {
   it('topology is a TreeReader over the sysfs root; iomem reads the given file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kfd-topo-'));

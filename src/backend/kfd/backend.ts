@@ -3,7 +3,10 @@
  * passed through as the kernel's; the addon rejects only what cannot be represented in the kernel's
  * structs (TypeError/RangeError), and the kernel's refusals arrive as KernelError. The per-operation
  * ioctls use the addon's errno mode (a trailing `true`: a refusal comes back as -errno) and build the one
- * KernelError here; the setup calls (ACQUIRE_VM, SMI, mmap) throw and are converted by native().
+ * KernelError here; the setup calls (ACQUIRE_VM, SMI, mmap) throw and are converted by native(). The
+ * per-operation calls go through native() too: a binary built before errno mode (a stale build/Release,
+ * which node-gyp-build prefers over the prebuild) ignores the flag and throws, and must still give a
+ * KernelError.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Errno, SvmOp } from '../abi.js';
@@ -20,7 +23,7 @@ import type {
 } from '../contract.js';
 import { KernelError } from '../errors.js';
 import type { NativeAddon, NativeDeviceHandle } from './addon.js';
-import { native, refusedIoctl } from './errors.js';
+import { native, nativeAsync, refusedIoctl } from './errors.js';
 import { KfdMappedMemory } from './memory.js';
 import { KfdSmiEventSource } from './smi.js';
 import { FsTreeReader } from './tree-reader.js';
@@ -88,13 +91,13 @@ export class KfdBackend implements Backend {
 
   version(): KfdVersion {
     const out = this.versionOut;
-    const r = this.addon.kfdGetVersion(this.h, out, true);
+    const r = native(() => this.addon.kfdGetVersion(this.h, out, true));
     if (r !== undefined) throw refusedIoctl(r, REQ_GET_VERSION, this.isOpen);
     return { major: out[0] as number, minor: out[1] as number };
   }
 
   processApertures(): ProcessAperture[] {
-    const r = this.addon.kfdGetProcessApertures(this.h, true);
+    const r = native(() => this.addon.kfdGetProcessApertures(this.h, true));
     if (typeof r === 'number') throw refusedIoctl(r, REQ_APERTURES, this.isOpen);
     return r;
   }
@@ -108,14 +111,14 @@ export class KfdBackend implements Backend {
   }
 
   getXnack(): boolean {
-    const r = this.addon.kfdSetXnackMode(this.h, -1, true);
+    const r = native(() => this.addon.kfdSetXnackMode(this.h, -1, true));
     if (r < 0) throw refusedIoctl(r, REQ_XNACK, this.isOpen);
     return r > 0;
   }
 
   setXnack(enabled: boolean): void {
     if (typeof enabled !== 'boolean') throw new TypeError('enabled must be a boolean');
-    const r = this.addon.kfdSetXnackMode(this.h, enabled ? 1 : 0, true);
+    const r = native(() => this.addon.kfdSetXnackMode(this.h, enabled ? 1 : 0, true));
     if (r < 0) throw refusedIoctl(r, REQ_XNACK, this.isOpen);
   }
 
@@ -124,7 +127,7 @@ export class KfdBackend implements Backend {
   }
 
   svmGetAttr(start: bigint, size: bigint, attrs: readonly SvmAttribute[]): SvmAttribute[] {
-    const r = this.addon.kfdSvmSync(this.h, SvmOp.GET_ATTR, start, size, attrs, true);
+    const r = native(() => this.addon.kfdSvmSync(this.h, SvmOp.GET_ATTR, start, size, attrs, true));
     if (typeof r === 'number') throw refusedIoctl(r, REQ_SVM, this.isOpen);
     return r;
   }
@@ -134,15 +137,15 @@ export class KfdBackend implements Backend {
   }
 
   availableMemory(gpuId: number): bigint {
-    const r = this.addon.kfdAvailableMemory(this.h, gpuId, true);
+    const r = native(() => this.addon.kfdAvailableMemory(this.h, gpuId, true));
     if (typeof r === 'number') throw refusedIoctl(r, REQ_AVAILABLE_MEMORY, this.isOpen);
     return r;
   }
 
   /** AMDKFD_IOC_SVM on the addon's worker thread; a sync throw (bad arguments) becomes a rejection. */
   private async svmAsync(op: number, start: bigint, size: bigint, attrs: readonly SvmAttribute[]): Promise<SvmAttribute[]> {
-    const p = this.addon.kfdSvmAsync(this.h, op, start, size, attrs, true);
-    const r = typeof p === 'number' ? p : await p;
+    const p = native(() => this.addon.kfdSvmAsync(this.h, op, start, size, attrs, true));
+    const r = typeof p === 'number' ? p : await nativeAsync(() => p);
     if (typeof r === 'number') throw refusedIoctl(r, REQ_SVM, this.isOpen);
     return r;
   }
