@@ -124,6 +124,37 @@ export function hostFromFileName(file: string): string {
   return base.replace(/^(smoke|bench)-/, '') || base;
 }
 
+/**
+ * Several tasks on one node (one per GPU): the node's GPUs are the union of its tasks' GPUs, and a node
+ * whose step ran more tasks than wrote a report is incomplete (a task that died before its first write).
+ */
+function completeTaskSets(accepted: readonly Accepted[], rowsByHost: Map<string, NodeRow>): void {
+  const byHost = new Map<string, { gpuIds: Set<number>; tasks: Map<string, Set<number>>; expected: Map<string, number> }>();
+  for (const { report } of accepted) {
+    const host = shortHost(report.host);
+    let h = byHost.get(host);
+    if (!h) byHost.set(host, (h = { gpuIds: new Set(), tasks: new Map(), expected: new Map() }));
+    for (const g of report.gpus) h.gpuIds.add(g.gpuId);
+    const { task, tasksOnNode } = report.slurm ?? {};
+    if (task === undefined) continue;
+    const seen = h.tasks.get(report.kind) ?? new Set<number>();
+    h.tasks.set(report.kind, seen.add(task));
+    if (tasksOnNode !== undefined) h.expected.set(report.kind, Math.max(h.expected.get(report.kind) ?? 0, tasksOnNode));
+  }
+  for (const [host, h] of byHost) {
+    const row = rowsByHost.get(host);
+    if (!row) continue;
+    row.gpus = Math.max(row.gpus, h.gpuIds.size);
+    for (const [kind, expected] of h.expected) {
+      const got = h.tasks.get(kind)?.size ?? 0;
+      if (got >= expected) continue;
+      const why = `${got} of ${expected} ${kind} tasks reported`;
+      row.reason = row.reason ? `${row.reason}; ${why}` : why;
+      if (row.status === 'pass') row.status = 'incomplete';
+    }
+  }
+}
+
 /** The time a report was started, for picking the newest of duplicates (unparseable dates sort first). */
 /** The row of a node with no report to read (unreadable file, or missing from the Slurm node list). */
 function rowWithoutReport(host: string, status: 'unreadable' | 'missing', reason: string, file?: string): NodeRow {
@@ -308,6 +339,7 @@ export function mergeReports(inputs: readonly InputFile[], options: MergeOptions
     if (prev.kind !== row.kind) delete combined.kind;
     rowsByHost.set(host, combined);
   }
+  completeTaskSets(accepted, rowsByHost);
   // An unreadable file for a host that also has a readable report is only a problem, not a node.
   for (const u of unreadable) {
     if (!rowsByHost.has(shortHost(u.host))) rowsByHost.set(shortHost(u.host), u);

@@ -69,6 +69,8 @@ export interface SlurmInfo {
    * writes its own report, and the merger counts them as one node.
    */
   task?: number;
+  /** How many tasks the step runs on this node (SLURM_STEP_TASKS_PER_NODE at SLURM_NODEID), with `task`. */
+  tasksOnNode?: number;
 }
 
 export interface NodeReport {
@@ -256,6 +258,8 @@ export function readNodeReport(text: string): ReadResult {
     if (nodeList !== undefined) s.nodeList = nodeList;
     const task = num(data.slurm.task);
     if (task !== undefined && Number.isInteger(task) && task >= 0) s.task = task;
+    const tasksOnNode = num(data.slurm.tasksOnNode);
+    if (tasksOnNode !== undefined && Number.isInteger(tasksOnNode) && tasksOnNode > 0) s.tasksOnNode = tasksOnNode;
     report.slurm = s;
   }
   // `ok` is recomputed, not trusted: a report that claims ok but lists a failure is not ok.
@@ -286,6 +290,23 @@ export function slurmFromEnv(env: NodeJS.ProcessEnv): SlurmInfo | undefined {
   const localId = Number(env.SLURM_LOCALID);
   if (env.SLURM_LOCALID !== undefined && Number.isInteger(localId) && localId >= 0 && tasks > nodes && nodes > 0) {
     s.task = localId;
+    const perNode = expandTasksPerNode(env.SLURM_STEP_TASKS_PER_NODE ?? env.SLURM_TASKS_PER_NODE);
+    const onNode = s.nodeId === undefined ? undefined : perNode?.[s.nodeId];
+    if (onNode !== undefined && onNode > 0) s.tasksOnNode = onNode;
   }
   return s;
+}
+
+/** Slurm's compressed tasks-per-node list, node by node: "2(x3),1" → [2, 2, 2, 1]; undefined if malformed. */
+export function expandTasksPerNode(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  const out: number[] = [];
+  for (const item of text.split(',')) {
+    const m = /^(\d+)(?:\(x(\d+)\))?$/.exec(item.trim());
+    if (!m) return undefined;
+    const repeat = m[2] === undefined ? 1 : Number(m[2]);
+    if (out.length + repeat > 100_000) return undefined; // no job has that many nodes
+    for (let i = 0; i < repeat; i++) out.push(Number(m[1]));
+  }
+  return out;
 }

@@ -5,6 +5,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeReport } from '../../src/report/node-report.js';
 import { collect, ensureBuilt, runCli, startCli } from './run-cli.js';
+import { hasCapSysAdmin } from '../../src/cli/commands/events.js';
 
 beforeAll(ensureBuilt);
 const tmp = mkdtempSync(join(tmpdir(), 'kfd-svm-bench-'));
@@ -87,7 +88,14 @@ describe.concurrent('kfd-svm events', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; pid: number });
     expect(lines.map((e) => e.kind)).toEqual(['migrate-start', 'migrate-start']);
     // Root or not, the kernel delivers the caller's events; --all-processes only adds other processes'.
-    if (process.geteuid?.() !== 0) expect(r.stderr).toMatch(/--all-processes needs root/);
+    if (!hasCapSysAdmin()) expect(r.stderr).toMatch(/--all-processes needs CAP_SYS_ADMIN/);
+  });
+
+  it('CAP_SYS_ADMIN is read from the effective capability set (bit 21), not from the user id', () => {
+    expect(hasCapSysAdmin(() => 'Name:\tnode\nCapEff:\t000001ffffffffff\n')).toBe(true);
+    expect(hasCapSysAdmin(() => 'Name:\tnode\nCapEff:\t0000000000200000\n')).toBe(true);
+    expect(hasCapSysAdmin(() => 'Name:\tnode\nCapEff:\t00000000001fffff\n')).toBe(false);
+    expect(hasCapSysAdmin(() => 'CapEff:\t0000000000000000\n')).toBe(false);
   });
 
   it('human lines name the kind, the pages and the direction', async () => {

@@ -187,6 +187,8 @@ describe.concurrent('kfd-svm smoke', () => {
       SLURM_JOB_NUM_NODES: '1',
       SLURM_STEP_NUM_NODES: '1',
       SLURM_STEP_NUM_TASKS: '2',
+      SLURM_STEP_TASKS_PER_NODE: '2',
+      SLURM_NODEID: '0',
       SLURM_LOCALID: String(localId),
     });
     const runs = await Promise.all([0, 1].map((t) => runCli(['smoke', '--json', '--out', dir, '--gpu', String(t)], env(t))));
@@ -194,8 +196,14 @@ describe.concurrent('kfd-svm smoke', () => {
     expect(readdirSync(dir).sort()).toEqual(['smoke-nid000007.task0.json', 'smoke-nid000007.task1.json']);
     const rep = await runCli(['report', dir, '--json']);
     expect(rep.code).toBe(0);
-    const s = JSON.parse(rep.stdout) as { nodes: { total: number; pass: number }; problems: unknown[] };
+    const s = JSON.parse(rep.stdout) as { nodes: { total: number; pass: number }; nodeRows: { gpus: number }[]; problems: unknown[] };
     expect(s.nodes).toMatchObject({ total: 1, pass: 1 });
+    expect(s.nodeRows[0]?.gpus).toBe(2); // each task tested its own GPU
     expect(s.problems).toEqual([]);
+    // The second task's report gone (it died before its first write): the node is incomplete.
+    rmSync(join(dir, 'smoke-nid000007.task1.json'));
+    const short = await runCli(['report', dir, '--json']);
+    expect(short.code).toBe(1);
+    expect(JSON.parse(short.stdout)).toMatchObject({ nodes: { total: 1, incomplete: 1 } });
   });
 });

@@ -6,6 +6,7 @@
  * (kfd_smi_events.c: kfd_smi_ev_enabled). The simulator is in this process, so on the sim a small demo
  * workload (prefetch round trips and CPU touches) runs by default so there is something to see.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Device, EventKind, Gpu, SvmEvent } from '../../index.js';
 import { UsageError } from '../errors.js';
@@ -88,6 +89,19 @@ export function abortAfter(ms: number, stop: AbortController): () => void {
   return () => clearTimeout(t);
 }
 
+const CAP_SYS_ADMIN = 21n;
+
+/** Whether this process holds CAP_SYS_ADMIN, the capability the kernel checks (effective set, /proc/self/status). */
+export function hasCapSysAdmin(status: () => string = () => readFileSync('/proc/self/status', 'utf8')): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(status());
+    if (m?.[1]) return ((BigInt(`0x${m[1]}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
+  } catch {
+    // No /proc: judge by the user id below.
+  }
+  return process.geteuid?.() === 0;
+}
+
 /** Prefetch round trips and CPU touches on each GPU until aborted: events to look at on the sim. */
 async function demoWorkload(device: Device, gpus: readonly Gpu[], signal: AbortSignal): Promise<void> {
   const targets = gpus.filter((g) => g.svmCapable);
@@ -154,9 +168,9 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
           line(io.stderr, 'kfd-svm: no GPU: there are no SMI events to listen to');
           return;
         }
-        if (opts.allProcesses && process.geteuid?.() !== 0) {
+        if (opts.allProcesses && !hasCapSysAdmin()) {
           // kfd_smi_ev_enabled: without CAP_SYS_ADMIN the kernel accepts the ALL_PROCESS bit and ignores it.
-          line(io.stderr, "kfd-svm: --all-processes needs root (CAP_SYS_ADMIN): the kernel will deliver this process's events only");
+          line(io.stderr, "kfd-svm: --all-processes needs CAP_SYS_ADMIN (root): the kernel will deliver this process's events only");
         }
         const stream = device.events({
           gpus,

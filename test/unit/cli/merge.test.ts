@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hostFromFileName, mergeReports } from '../../../src/report/merge.js';
-import { readNodeReport } from '../../../src/report/node-report.js';
+import { expandTasksPerNode, readNodeReport, slurmFromEnv } from '../../../src/report/node-report.js';
 import { expandHostlist, shortHost } from '../../../src/report/hostlist.js';
 import { mad, median, outlierBounds } from '../../../src/report/stats.js';
 import { asFile, syntheticReport } from './synthetic.js';
@@ -210,7 +210,8 @@ describe('mergeReports', () => {
   it('the reports of several tasks on one node (one per GPU) make one node row; the same task twice is a duplicate', () => {
     const task = (host: string, t: number, o: Parameters<typeof syntheticReport>[1] = {}) => {
       const r = syntheticReport(host, { gpus: 1, ...o });
-      r.slurm = { jobId: '9', numNodes: 2, task: t };
+      r.gpus = r.gpus.map((g) => ({ ...g, gpuId: 0x2000 + t })); // one GPU per task, each its own
+      r.slurm = { jobId: '9', numNodes: 2, task: t, tasksOnNode: 4 };
       return asFile(r, `smoke-${host}.task${t}.json`);
     };
     const s = mergeReports([
@@ -219,15 +220,29 @@ describe('mergeReports', () => {
       task('nid002', 3, { startedAt: '2025-12-31T00:00:00.000Z' }),
     ]);
     expect(s.nodes).toMatchObject({ total: 2, pass: 1, fail: 1 });
-    expect(s.nodeRows.map((r) => [r.host, r.status, r.passed + r.failed + r.skipped])).toEqual([
-      ['nid001', 'fail', 4 * 9],
-      ['nid002', 'pass', 4 * 9],
+    expect(s.nodeRows.map((r) => [r.host, r.status, r.gpus, r.passed + r.failed + r.skipped])).toEqual([
+      ['nid001', 'fail', 4, 4 * 9],
+      ['nid002', 'pass', 4, 4 * 9],
     ]);
     // A check counts once per node, failing there if any task failed it.
     expect(s.checks.find((c) => c.id === 'prefetch-roundtrip')).toMatchObject({ nodesPassed: 1, nodesFailed: 1, failingHosts: ['nid001'] });
     expect(s.checks.find((c) => c.id === 'device-open')).toMatchObject({ nodesPassed: 2, nodesFailed: 0 });
     expect(s.problems).toEqual([{ file: 'smoke-nid002.task3.json', problem: expect.stringMatching(/duplicate smoke report for host nid002 task 3: kept smoke-nid002\.task3\.json/) }]);
     expect(hostFromFileName('out/smoke-nid007.task12.json')).toBe('nid007');
+
+    // A task that died before its first write: the node is incomplete, and the row says how many reported.
+    const short = mergeReports([0, 1, 3].map((t) => task('nid003', t)));
+    expect(short.nodeRows[0]).toMatchObject({ host: 'nid003', status: 'incomplete', gpus: 3, reason: '3 of 4 smoke tasks reported' });
+    expect(short.ok).toBe(false);
+  });
+
+  it("Slurm's compressed tasks-per-node lists expand node by node", () => {
+    expect(expandTasksPerNode('2(x3),1')).toEqual([2, 2, 2, 1]);
+    expect(expandTasksPerNode('8')).toEqual([8]);
+    for (const bad of ['', 'x', '2(x)', '2(3)', '1,,2', '1(x999999)']) expect(expandTasksPerNode(bad)).toBeUndefined();
+    expect(slurmFromEnv({ SLURM_JOB_ID: '1', SLURM_NODEID: '2', SLURM_LOCALID: '1', SLURM_STEP_NUM_TASKS: '7', SLURM_STEP_NUM_NODES: '4', SLURM_STEP_TASKS_PER_NODE: '2(x3),1' })).toMatchObject({ task: 1, tasksOnNode: 2 });
+    // One task per node: no task suffix, no per-task bookkeeping.
+    expect(slurmFromEnv({ SLURM_JOB_ID: '1', SLURM_NODEID: '0', SLURM_LOCALID: '0', SLURM_STEP_NUM_TASKS: '4', SLURM_STEP_NUM_NODES: '4' })).not.toHaveProperty('task');
   });
 
   it('names missing nodes from the Slurm node list, and counts unnamed ones from --expect', () => {
