@@ -366,7 +366,7 @@ export class KfdProcess {
     this.rangedPages += plan.newPages;
     // Apply the transaction: originals out, clones and new ranges in.
     for (const r of plan.remove) {
-      this.ranges.remove(r);
+      this.removeRange(r);
       if (this.invalid.delete(r)) for (const c of plan.insert) if (c.start >= r.start && c.last <= r.last) this.invalid.add(c);
     }
     for (const r of plan.insert) this.insertRange(r);
@@ -507,6 +507,15 @@ export class KfdProcess {
     this.mem.countRange(r);
   }
 
+  /**
+   * Takes a range out of the list with its VRAM pages written to the runs first (a lazy range's pages are
+   * in no run; its pieces or clones count theirs from the runs when they join, and an unmap clears them).
+   */
+  private removeRange(r: SvmRange): void {
+    this.mem.materialize(r);
+    this.ranges.remove(r);
+  }
+
   /** The VMA pieces of [s, l] (svm_migrate_*: one migrate_vma per VMA); stops at the first hole. */
   private vmaChunks(s: number, l: number): { chunks: Array<{ s: number; l: number }>; hole: boolean } {
     const chunks: Array<{ s: number; l: number }> = [];
@@ -593,7 +602,9 @@ export class KfdProcess {
       let cpages = 0;
       if (resident === 0) {
         cpages = n;
-        this.mem.set(cs, ce + 1, g.idx);
+        // The whole range in one piece: kept as the range's lazy flag, no run written.
+        if (cs === r.start && ce === r.last && r.slot >= 0) this.mem.fillWhole(r, g.idx);
+        else this.mem.set(cs, ce + 1, g.idx);
       } else if (resident < npages(r)) {
         const gaps = this.mem.runs.gaps(cs, ce + 1);
         for (const gap of gaps) cpages += gap.end - gap.start;
@@ -635,12 +646,16 @@ export class KfdProcess {
         smiFormat.migrateStart(ns, this.opts.pid, cs, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
       this.invalidate(r, cs, ce);
       // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner. A range wholly in
-      // VRAM (all of it on this GPU) needs no look at the runs.
+      // VRAM (all of it on this GPU) needs no look at the runs; a lazy one moving only in part gets its
+      // pages written to the runs first.
+      const lazy = r.lazy;
+      if (lazy && (cs !== r.start || ce !== r.last)) this.mem.materialize(r);
       const resident = r.vramPages;
       let cpages = 0;
       if (resident === npages(r)) {
         cpages = n;
-        this.mem.set(cs, ce + 1, undefined);
+        if (lazy && cs === r.start && ce === r.last) this.mem.emptyWhole(r);
+        else this.mem.set(cs, ce + 1, undefined);
       } else {
         const runs = this.mem.runs.runs(cs, ce + 1).filter((x) => x.value === g.idx);
         for (const x of runs) cpages += x.end - x.start;
@@ -772,7 +787,7 @@ export class KfdProcess {
       const s = Math.max(startPage, r.start);
       const l = Math.min(last, r.last);
       this.unmapFromGpus(r, s, l, UnmapTrigger.UNMAP_FROM_CPU);
-      this.ranges.remove(r);
+      this.removeRange(r);
       // svm_range_free(prange, true) of the unmapped piece: unreserved when XNACK is off.
       this.rangedPages -= l - s + 1;
       if (!this.xnack) this.sysMemUsed -= (l - s + 1) * PAGE_SIZE;
@@ -898,6 +913,8 @@ export class KfdProcess {
    */
   cpuAccess(a: number, b: number): boolean {
     if (this.space.vmas.firstGap(a, b)) return false;
+    // The pages of lazy ranges are in no run: write those of [a, b) to the runs before looking.
+    if (this.mem.lazyRanges > 0) for (const r of this.ranges.overlapping(a, b - 1)) this.mem.materialize(r);
     let p = a;
     while (p < b) {
       const run = this.mem.runs.find(p, b, (idx) => this.gpus[idx]?.kind === 'private');
@@ -926,6 +943,7 @@ export class KfdProcess {
 
   /** Where the mapped pages of [a, b) live, per run. Unmapped pages are left out. */
   snapshot(a: number, b: number): SnapshotRun[] {
-    return this.mem.snapshot(this.space.vmas.runs(a, b));
+    const lazy = this.mem.lazyRanges > 0 ? this.ranges.overlapping(a, b - 1).filter((r) => r.lazy) : [];
+    return this.mem.snapshot(this.space.vmas.runs(a, b), lazy);
   }
 }

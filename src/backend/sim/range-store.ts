@@ -28,6 +28,11 @@ export const I_MAPPED = 10;
 /** prange->vram_pages and the gpuidx holding them (prange->actual_loc): kept by the migrations. */
 export const I_VRAM = 11;
 export const I_VGPU = 12;
+/**
+ * 1 when all of the range's pages are in VRAM (vram_pages == npages, on I_VGPU) and the residency runs do
+ * not hold them (Residency.fillWhole): the common whole-range prefetch touches no run.
+ */
+export const I_LAZY = 13;
 
 /** An empty bucket's start (page numbers are never negative). */
 const EMPTY = -1;

@@ -13,6 +13,7 @@ import {
   I_ACCESS,
   I_AIP,
   I_GRAN,
+  I_LAZY,
   I_MAPPED,
   I_VGPU,
   I_VRAM,
@@ -222,6 +223,21 @@ export class SvmRange {
   set vramIdx(v: number) {
     if (this.d) this.d.vramIdx = v;
     else this.store.i32[this.slot * ROW_WORDS + I_VGPU] = v;
+  }
+  /**
+   * True when its pages are all in VRAM and kept by this flag instead of the residency runs (see
+   * Residency.fillWhole). Only a range in the list can be: one leaves the list with its pages written to
+   * the runs (KfdProcess.removeRange), and joins it with the flag clear (a new row is zeroed).
+   */
+  get lazy(): boolean {
+    return this.d ? false : this.store.i32[this.slot * ROW_WORDS + I_LAZY] !== 0;
+  }
+  set lazy(v: boolean) {
+    if (this.d) {
+      if (v) throw new Error('internal: a range out of the list cannot keep its pages outside the runs');
+      return;
+    }
+    this.store.i32[this.slot * ROW_WORDS + I_LAZY] = v ? 1 : 0;
   }
 }
 

@@ -249,6 +249,32 @@ describe('VRAM capacity and eviction', () => {
     expect(b.vram(A)).toMatchObject({ used: 0n, resident: 0n });
   });
 
+  it('a GPU fault that sends one granule of a range prefetched whole back to RAM leaves the rest in VRAM', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }));
+    const m = b.alloc(4 * 4096);
+    const size = 4n * PAGE;
+    await b.svmSetAttr(m.address, size, [
+      { type: T.GRANULARITY, value: 0 },
+      { type: T.PREFERRED_LOC, value: L.SYSMEM },
+    ]);
+    // The whole range to A in one piece (the model keeps that as the range's flag, not as a run).
+    await b.svmSetAttr(m.address, size, [{ type: T.PREFETCH_LOC, value: A }]);
+    expect(b.vram(A)).toMatchObject({ used: size, resident: size });
+    // B faults on page 1: svm_range_best_restore_location is the preferred SYSMEM, so that granule (one
+    // page) migrates to RAM (svm_migrate_vram_to_ram, PAGEFAULT_GPU); the other three stay on A.
+    await b.gpuAccess(B, m.address + PAGE, PAGE, 'read');
+    expect(b.snapshot(m.address, size)).toEqual([
+      { start: m.address, size: PAGE, location: 'device-private', gpuId: A },
+      { start: m.address + PAGE, size: PAGE, location: 'system' },
+      { start: m.address + 2n * PAGE, size: 2n * PAGE, location: 'device-private', gpuId: A },
+    ]);
+    expect(b.vram(A)).toMatchObject({ used: size, resident: 3n * PAGE });
+    // A prefetch to RAM then moves the three back and frees the BO.
+    await b.svmSetAttr(m.address, size, [{ type: T.PREFETCH_LOC, value: L.SYSMEM }]);
+    expect(b.snapshot(m.address, size)).toEqual([{ start: m.address, size, location: 'system' }]);
+    expect(b.vram(A)).toMatchObject({ used: 0n, resident: 0n });
+  });
+
   it('TTM evicting a BO that split pieces of a range share sends every piece back to RAM', async () => {
     const b = simWithVms(twoGpus({ xnackDefault: true }));
     const x = b.alloc(2 * 1024 * 1024, { align2M: true });
