@@ -23,7 +23,7 @@ import type {
 } from '../contract.js';
 import { KernelError } from '../errors.js';
 import type { NativeAddon, NativeDeviceHandle } from './addon.js';
-import { native, nativeAsync, refusedIoctl } from './errors.js';
+import { native, nativeAsync, refusedIoctl, toKernelError } from './errors.js';
 import { KfdMappedMemory } from './memory.js';
 import { KfdSmiEventSource } from './smi.js';
 import { FsTreeReader } from './tree-reader.js';
@@ -91,7 +91,13 @@ export class KfdBackend implements Backend {
 
   version(): KfdVersion {
     const out = this.versionOut;
-    const r = native(() => this.addon.kfdGetVersion(this.h, out, true));
+    // Inline rather than native(): the closure costs ~20 ns on the cheapest call there is.
+    let r: number | undefined;
+    try {
+      r = this.addon.kfdGetVersion(this.h, out, true);
+    } catch (e) {
+      throw toKernelError(e);
+    }
     if (r !== undefined) throw refusedIoctl(r, REQ_GET_VERSION, this.isOpen);
     return { major: out[0] as number, minor: out[1] as number };
   }
