@@ -787,6 +787,8 @@ export class KfdProcess {
       const s = Math.max(startPage, r.start);
       const l = Math.min(last, r.last);
       this.unmapFromGpus(r, s, l, UnmapTrigger.UNMAP_FROM_CPU);
+      // A lazy range unmapped whole: its pages leave VRAM without being written to the runs first.
+      if (r.lazy && s === r.start && l === r.last) this.mem.emptyWhole(r);
       this.removeRange(r);
       // svm_range_free(prange, true) of the unmapped piece: unreserved when XNACK is off.
       this.rangedPages -= l - s + 1;
