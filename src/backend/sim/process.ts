@@ -101,20 +101,8 @@ function granule(page: number, r: SvmRange): { s: number; l: number } {
   return { s: Math.max(down, r.start), l: Math.min(down + size - 1, r.last) };
 }
 
-/** The gpuidx of each bit set in a bitmap (for_each_set_bit), without allocating. */
-function forEachBit(mask: number, fn: (idx: number) => void): void {
-  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) fn(i);
-}
-
-/** True when some bit of the bitmap satisfies `pred`. */
-function someBit(mask: number, pred: (idx: number) => boolean): boolean {
-  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1 && pred(i)) return true;
-  return false;
-}
-
 export class KfdProcess {
   readonly gpus: SimGpu[];
-  private readonly byId = new Map<number, SimGpu>();
   /** svms->bitmap_supported. */
   readonly supported: number;
   xnack: boolean;
@@ -149,7 +137,6 @@ export class KfdProcess {
     this.gpus = buildGpus(profile);
     let supported = 0;
     for (const g of this.gpus) {
-      this.byId.set(g.gpuId, g);
       if (g.svmSupported) supported |= 1 << g.idx;
     }
     this.supported = supported;
@@ -166,13 +153,16 @@ export class KfdProcess {
 
   // ---------------------------------------------------------------- lookups, clock, events
 
+  /** The GPU of a gpu_id: a scan of the (few) GPUs, last first as the Map it replaces answered, costs less than Map.get. */
   gpu(gpuId: number): SimGpu | undefined {
-    return this.byId.get(gpuId);
+    const gs = this.gpus;
+    for (let i = gs.length - 1; i >= 0; i--) if (gs[i]!.gpuId === gpuId) return gs[i];
+    return undefined;
   }
 
   /** kfd_process_gpuidx_from_gpuid: -1 when the process has no such device. */
   gpuIdx(gpuId: number): number {
-    return this.byId.get(gpuId)?.idx ?? -1;
+    return this.gpu(gpuId)?.idx ?? -1;
   }
 
   private readonly idxOf = (gpuId: number): number => this.gpuIdx(gpuId);
@@ -194,6 +184,14 @@ export class KfdProcess {
 
   private emit(g: SimGpu, event: number, body: (ns: bigint) => string): void {
     this.smi.emit(g.gpuId, this.opts.pid, event, body(this.clock));
+  }
+
+  /**
+   * emit with the text already made (the caller formats it with this.clock after checking heard). The hot
+   * paths use this: a closure over their locals makes V8 allocate a context on every call, heard or not.
+   */
+  private emitLine(g: SimGpu, event: number, line: string): void {
+    this.smi.emit(g.gpuId, this.opts.pid, event, line);
   }
 
   /** System memory KFD accounts (system_mem_used) and its limit, in bytes. */
@@ -580,11 +578,15 @@ export class KfdProcess {
   private ramToVram(r: SvmRange, best: number, s: number, l: number, trigger: number, actual: number): number {
     const g = this.gpu(best);
     if (!g) return Errno.ENODEV;
+    // A range's bounds never change (a split makes new ranges): read once.
+    const rs = r.start;
+    const rl = r.last;
+    const np = rl - rs + 1;
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
-    if (npages(r) > g.vramPages) return Errno.ENOSPC;
+    if (np > g.vramPages) return Errno.ENOSPC;
     // svm_range_vram_node_new: a BO for the whole range, unless it has one there; allocating it makes TTM
     // evict least recently used BOs.
-    const need = this.mem.hasBoOn(r, g) ? 0 : npages(r);
+    const need = this.mem.hasBoOn(r, g) ? 0 : np;
     if (!this.makeRoom(g, need, r)) return Errno.ENOMEM;
     const hadVram = actual !== 0;
     this.mem.attachBo(r, g);
@@ -592,8 +594,8 @@ export class KfdProcess {
     // The VMA pieces of [s, l], one migrate_vma each, up to the first hole (as vmaChunks, without objects).
     for (let cs = s, ce = this.chunkEnd(s, l); ce >= 0; cs = ce + 1, ce = cs > l ? -1 : this.chunkEnd(cs, l)) {
       const n = ce - cs + 1;
-      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
-        smiFormat.migrateStart(ns, this.opts.pid, cs, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
+      if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_START,
+        smiFormat.migrateStart(this.clock, this.opts.pid, cs, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
       // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
       this.invalidate(r, cs, ce);
       // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected. A range with no VRAM page
@@ -603,9 +605,9 @@ export class KfdProcess {
       if (resident === 0) {
         cpages = n;
         // The whole range in one piece: kept as the range's lazy flag, no run written.
-        if (cs === r.start && ce === r.last && r.slot >= 0) this.mem.fillWhole(r, g.idx);
+        if (cs === rs && ce === rl && r.slot >= 0) this.mem.fillWhole(r, g.idx);
         else this.mem.set(cs, ce + 1, g.idx);
-      } else if (resident < npages(r)) {
+      } else if (resident < np) {
         const gaps = this.mem.runs.gaps(cs, ce + 1);
         for (const gap of gaps) cpages += gap.end - gap.start;
         for (const gap of gaps) this.mem.set(gap.start, gap.end, g.idx);
@@ -616,7 +618,7 @@ export class KfdProcess {
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
-      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, cs, n, 0, g.gpuId, trigger));
+      if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_END, smiFormat.migrateEnd(this.clock, this.opts.pid, cs, n, 0, g.gpuId, trigger));
       moved += cpages;
     }
     if (moved === 0 && !hadVram) this.mem.detachBo(r);
@@ -633,6 +635,8 @@ export class KfdProcess {
       return 0;
     }
     const g = this.gpu(actual)!;
+    const rs = r.start;
+    const rl = r.last;
     // The VMA pieces of [s, l], one migrate_vma each, up to the first hole (as vmaChunks, without objects).
     let hole = false;
     for (let cs = s, ce = 0; cs <= l; cs = ce + 1) {
@@ -642,19 +646,20 @@ export class KfdProcess {
         break;
       }
       const n = ce - cs + 1;
-      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_START, (ns) =>
-        smiFormat.migrateStart(ns, this.opts.pid, cs, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
+      if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_START,
+        smiFormat.migrateStart(this.clock, this.opts.pid, cs, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
       this.invalidate(r, cs, ce);
       // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner. A range wholly in
       // VRAM (all of it on this GPU) needs no look at the runs; a lazy one moving only in part gets its
       // pages written to the runs first.
+      const whole = cs === rs && ce === rl;
       const lazy = r.lazy;
-      if (lazy && (cs !== r.start || ce !== r.last)) this.mem.materialize(r);
+      if (lazy && !whole) this.mem.materialize(r);
       const resident = r.vramPages;
       let cpages = 0;
-      if (resident === npages(r)) {
+      if (resident === rl - rs + 1) {
         cpages = n;
-        if (lazy && cs === r.start && ce === r.last) this.mem.emptyWhole(r);
+        if (lazy && whole) this.mem.emptyWhole(r);
         else this.mem.set(cs, ce + 1, undefined);
       } else {
         const runs = this.mem.runs.runs(cs, ce + 1).filter((x) => x.value === g.idx);
@@ -666,7 +671,7 @@ export class KfdProcess {
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
-      if (this.heard(g)) this.emit(g, SmiEvent.MIGRATE_END, (ns) => smiFormat.migrateEnd(ns, this.opts.pid, cs, n, g.gpuId, 0, trigger));
+      if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_END, smiFormat.migrateEnd(this.clock, this.opts.pid, cs, n, g.gpuId, 0, trigger));
     }
     if (this.actualLoc(r) === 0) this.mem.detachBo(r);
     return hole ? Errno.EFAULT : 0;
@@ -705,7 +710,7 @@ export class KfdProcess {
       this.counters.queueEvictions++;
       // kgd2kfd_quiesce_mm → kfd_process_evict_queues: one event per device of the process.
       for (const g of this.gpus) {
-        if (this.heard(g)) this.emit(g, SmiEvent.QUEUE_EVICTION, (ns) => smiFormat.queueEviction(ns, this.opts.pid, g.gpuId, QueueEvictionTrigger.SVM));
+        if (this.heard(g)) this.emitLine(g, SmiEvent.QUEUE_EVICTION, smiFormat.queueEviction(this.clock, this.opts.pid, g.gpuId, QueueEvictionTrigger.SVM));
       }
     } else {
       this.unmapFromGpus(r, s, l, UnmapTrigger.MMU_NOTIFY_MIGRATE);
@@ -722,7 +727,7 @@ export class KfdProcess {
       this.quiesced = false;
       // kgd2kfd_resume_mm → kfd_process_restore_queues.
       for (const g of this.gpus) {
-        if (this.heard(g)) this.emit(g, SmiEvent.QUEUE_RESTORE, (ns) => smiFormat.queueRestore(ns, this.opts.pid, g.gpuId, false));
+        if (this.heard(g)) this.emitLine(g, SmiEvent.QUEUE_RESTORE, smiFormat.queueRestore(this.clock, this.opts.pid, g.gpuId, false));
       }
     }
   }
@@ -731,11 +736,13 @@ export class KfdProcess {
   private unmapFromGpus(r: SvmRange, s: number, l: number, trigger: number): void {
     if (!r.mappedToGpu) return;
     if (s === r.start && l === r.last) r.mappedToGpu = false;
-    forEachBit(r.access | r.aip, (idx) => {
+    // for_each_set_bit, written out (a closure here would cost a context per call).
+    for (let idx = 0, mask = r.access | r.aip; mask !== 0; idx++, mask >>>= 1) {
+      if (!(mask & 1)) continue;
       const g = this.gpus[idx]!;
-      if (this.heard(g)) this.emit(g, SmiEvent.UNMAP_FROM_GPU, (ns) => smiFormat.unmapFromGpu(ns, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
+      if (this.heard(g)) this.emitLine(g, SmiEvent.UNMAP_FROM_GPU, smiFormat.unmapFromGpu(this.clock, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
       this.gpuMaps[idx]!.assign(s, l + 1, undefined);
-    });
+    }
   }
 
   /**
@@ -759,17 +766,19 @@ export class KfdProcess {
       if (mask === 0 && (r.mappedToGpu || r.flags & SvmFlag.GPU_ALWAYS_MAPPED)) mask = r.access;
     } else mask = r.access | r.aip;
     if (mask === 0) return 0;
-    if (someBit(mask, (idx) => !this.vms.has(idx))) return Errno.EINVAL;
+    // Bit loops written out: a closure here would cost a context per call, mask or not.
+    for (let idx = 0, m = mask; m !== 0; idx++, m >>>= 1) if (m & 1 && !this.vms.has(idx)) return Errno.EINVAL;
     if (actual < 0) actual = this.actualLoc(r);
     // svm_range_map_to_gpus: a GPU outside the XGMI hive of the BO's GPU cannot map its VRAM.
     const boGpu = actual ? this.gpu(actual) : undefined;
     const { chunks, hole } = this.vmaChunks(s, l);
     for (const c of chunks) {
-      forEachBit(mask, (idx) => {
+      for (let idx = 0, m = mask; m !== 0; idx++, m >>>= 1) {
+        if (!(m & 1)) continue;
         const g = this.gpus[idx]!;
-        if (boGpu && g !== boGpu && !sameHive(g, boGpu)) return;
+        if (boGpu && g !== boGpu && !sameHive(g, boGpu)) continue;
         this.gpuMaps[idx]!.assign(c.s, c.l + 1, true);
-      });
+      }
     }
     if (!hole) r.mappedToGpu = true;
     return 0;
