@@ -345,7 +345,11 @@ export class KfdProcess {
 
     // The common case of svm_range_add, one range exactly covering the span (then no other range overlaps
     // it): found with one hash lookup, updated in place, nothing cloned, split or created.
-    const k = this.ranges.exactSlot(start, start + pages - 1);
+    // A SET carrying PREFETCH_LOC migrates (or at least looks at the range's BO): it will need the range
+    // object, whose cache miss the lookup then overlaps with the row's. Other SETs rarely do.
+    let prefetch = false;
+    for (const a of attrs) if (a.type === SvmAttrType.PREFETCH_LOC) prefetch = true;
+    const k = this.ranges.exactSlot(start, start + pages - 1, prefetch);
     if (k >= 0) {
       this.setExact(k, attrs);
       return;

@@ -141,6 +141,21 @@ export class RangeStore<T extends Slotted> {
     }
   }
 
+  /**
+   * `exact` for a caller that will use the range's object next (a SET): the home bucket's object slot and
+   * the object are read before the row, so their cache misses overlap the row's instead of following it
+   * (at 10^5 ranges each is a miss). Same answer as `exact`.
+   */
+  exactWithObject(start: number, last: number): number {
+    const o = this.objs[this.home(start)];
+    // Kept in a field so the loads are not dropped as dead; nothing reads it.
+    this.touched = o === undefined ? -1 : o.slot;
+    return this.exact(start, last);
+  }
+
+  /** Where exactWithObject leaves what it read (only so that the reads happen). */
+  private touched = -1;
+
   /** The slot of the range that is exactly [start, last], or -1. */
   exact(start: number, last: number): number {
     const b = this.find(start);

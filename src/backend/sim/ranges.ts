@@ -322,8 +322,9 @@ export class RangeList {
   }
 
   /** The slot of the range that is exactly [start, last], or -1 (one hash lookup, no tree descent). */
-  exactSlot(start: number, last: number): number {
-    return this.store.exact(start, last);
+  /** `withObject`: the caller will use the range object next (see RangeStore.exactWithObject). */
+  exactSlot(start: number, last: number, withObject = false): number {
+    return withObject ? this.store.exactWithObject(start, last) : this.store.exact(start, last);
   }
 
   /** The ranges overlapping [start, last], in address order. */
