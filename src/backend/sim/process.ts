@@ -103,6 +103,7 @@ function granule(page: number, r: SvmRange): { s: number; l: number } {
 
 export class KfdProcess {
   readonly gpus: SimGpu[];
+  private readonly byId = new Map<number, SimGpu>();
   /** svms->bitmap_supported. */
   readonly supported: number;
   xnack: boolean;
@@ -137,6 +138,7 @@ export class KfdProcess {
     this.gpus = buildGpus(profile);
     let supported = 0;
     for (const g of this.gpus) {
+      this.byId.set(g.gpuId, g);
       if (g.svmSupported) supported |= 1 << g.idx;
     }
     this.supported = supported;
@@ -153,11 +155,9 @@ export class KfdProcess {
 
   // ---------------------------------------------------------------- lookups, clock, events
 
-  /** The GPU of a gpu_id: a scan of the (few) GPUs, last first as the Map it replaces answered, costs less than Map.get. */
+  /** The GPU of a gpu_id (unique per machine: buildGpus refuses duplicates). */
   gpu(gpuId: number): SimGpu | undefined {
-    const gs = this.gpus;
-    for (let i = gs.length - 1; i >= 0; i--) if (gs[i]!.gpuId === gpuId) return gs[i];
-    return undefined;
+    return this.byId.get(gpuId);
   }
 
   /** kfd_process_gpuidx_from_gpuid: -1 when the process has no such device. */
