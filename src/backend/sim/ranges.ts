@@ -32,7 +32,7 @@ import type { SimGpu } from './devices.js';
  * It holds its VRAM until no range refers to it.
  */
 export interface SvmBo {
-  readonly gpu: SimGpu;
+  gpu: SimGpu;
   /**
    * The ranges sharing it (svm_bo->range_list) in the order they joined: the first inline in `one`, all of
    * them in the Set `many` once a second joins (most BOs serve one range: no Set to allocate). Use boAdd,
@@ -41,7 +41,7 @@ export interface SvmBo {
   one: SvmRange | undefined;
   many: Set<SvmRange> | undefined;
   /** Its size in pages. */
-  readonly pages: number;
+  pages: number;
   /** Still allocated (counted in the GPU's VRAM use). */
   live: boolean;
   /** Its neighbours in its GPU's TTM LRU list, and whether it is on that list (Residency keeps them). */

@@ -129,7 +129,14 @@ export class Residency {
     }
     if (r.bo) this.detachBo(r);
     const pages = r.last - r.start + 1;
-    const bo: SvmBo = { gpu: g, one: r, many: undefined, pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
+    let bo = this.freeBos.pop();
+    if (bo) {
+      bo.gpu = g;
+      bo.one = r;
+      bo.many = undefined;
+      bo.pages = pages;
+      bo.live = true;
+    } else bo = { gpu: g, one: r, many: undefined, pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
     r.bo = bo;
     this.used[g.idx] = (this.used[g.idx] ?? 0) + pages;
     this.lruAppend(bo);
@@ -174,7 +181,17 @@ export class Residency {
     bo.live = false;
     this.lruRemove(bo);
     this.used[bo.gpu.idx] = (this.used[bo.gpu.idx] ?? 0) - bo.pages;
+    this.freeBos.push(bo);
   }
+
+  /**
+   * Freed BOs, reused by attachBo: a prefetch pass over 10^5 ranges made 10^5 BOs that lived until the pass
+   * back, each promoted to the old generation, whose growth brought major GCs into the calls after. A freed
+   * BO is referenced only by ranges already out of the list (garbage once the call that removed them ends;
+   * nothing reads their `bo` after it has been dropped) and by no range in the list (dropBoIfIdle frees only
+   * a BO whose range list is empty).
+   */
+  private readonly freeBos: SvmBo[] = [];
 
   /** The least recently used BO of a GPU other than `except`, taken off the LRU (TTM picks it to evict). */
   takeVictim(g: SimGpu, except: SvmBo | undefined): SvmBo | undefined {
