@@ -58,6 +58,8 @@ export class RangeStore<T extends Slotted> {
   private mask = 0;
   private shift = 0;
   private used = 0;
+  /** The table never shrinks below its first size. */
+  private readonly minBuckets: number;
 
   constructor(initialBuckets = 64) {
     if (!(initialBuckets >= 4 && Number.isInteger(Math.log2(initialBuckets)))) {
@@ -67,11 +69,17 @@ export class RangeStore<T extends Slotted> {
     this.u32 = new Uint32Array(0);
     this.i32 = new Int32Array(0);
     this.objs = [];
+    this.minBuckets = initialBuckets;
     this.resize(initialBuckets);
   }
 
   get size(): number {
     return this.used;
+  }
+
+  /** Rows allocated (used or not): at most half used, and at least an eighth unless at the first size. */
+  get buckets(): number {
+    return this.mask + 1;
   }
 
   /** Takes a row for `obj`, a range [start, last] (the caller fills its attributes). Returns its slot. */
@@ -118,6 +126,10 @@ export class RangeStore<T extends Slotted> {
     f[i * DWORDS + F_START] = EMPTY;
     this.objs[i] = undefined;
     this.used--;
+    // Give the memory back after a peak (10^6 ranges hold 128 MiB of rows). Halving at an eighth leaves a
+    // quarter used, so growing (at a half) and shrinking cannot alternate on every call.
+    const buckets = this.mask + 1;
+    if (8 * this.used < buckets && buckets > this.minBuckets) this.resize(buckets / 2);
   }
 
   start(slot: number): number {

@@ -14,6 +14,24 @@ interface Obj {
 }
 
 describe('RangeStore (rows in a hash table of first pages)', () => {
+  it('gives its rows back after a peak: halves below an eighth used, never below its first size', () => {
+    const st = new RangeStore<Obj>(4);
+    const objs = Array.from({ length: 4096 }, (_, i) => ({ slot: -1, s: i }));
+    for (const o of objs) o.slot = st.alloc(o, o.s * 3, o.s * 3 + 2);
+    expect(st.buckets).toBe(8192);
+    for (const o of objs.slice(0, 4000)) st.release(o.slot);
+    expect(st.size).toBe(96);
+    expect(st.buckets).toBeLessThanOrEqual(8 * 96);
+    expect(st.buckets).toBeGreaterThanOrEqual(2 * 96);
+    // Rows that moved in the shrink are still found where their objects say.
+    for (const o of objs.slice(4000)) {
+      expect(st.find(o.s * 3)).toBe(o.slot);
+      expect(st.last(o.slot)).toBe(o.s * 3 + 2);
+    }
+    for (const o of objs.slice(4000)) st.release(o.slot);
+    expect(st.buckets).toBe(4);
+  });
+
   it('matches a Map under random allocations and releases', () => {
     fc.assert(
       fc.property(
