@@ -155,7 +155,6 @@ function completeTaskSets(accepted: readonly Accepted[], rowsByHost: Map<string,
   }
 }
 
-/** The time a report was started, for picking the newest of duplicates (unparseable dates sort first). */
 /** The row of a node with no report to read (unreadable file, or missing from the Slurm node list). */
 function rowWithoutReport(host: string, status: 'unreadable' | 'missing', reason: string, file?: string): NodeRow {
   return {
@@ -172,6 +171,7 @@ function rowWithoutReport(host: string, status: 'unreadable' | 'missing', reason
   };
 }
 
+/** The time a report was started, for picking the newest of duplicates (unparseable dates sort first). */
 function startedMs(r: NodeReport): number {
   const t = Date.parse(r.startedAt);
   return Number.isNaN(t) ? -Infinity : t;

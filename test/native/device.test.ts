@@ -111,6 +111,16 @@ describe('after close', () => {
   });
 });
 
+/** A KfdBackend on /dev/null over a stand-in addon (the real one with some calls replaced). */
+function backendOver(addon: NativeAddon): KfdBackend {
+  return new KfdBackend(addon, addon.kfdOpen('/dev/null'), {
+    devicePath: '/dev/null',
+    sysfsRoot: '/nonexistent',
+    iomemPath: '/nonexistent',
+    renderNodeBase: '/nonexistent/renderD',
+  });
+}
+
 describe('version(): the addon fills an out-parameter, the backend builds the object', () => {
   it('returns { major, minor } from what kfdGetVersion wrote, a fresh object per call', () => {
     const real = loadAddon();
@@ -124,13 +134,7 @@ describe('version(): the addon fills an out-parameter, the backend builds the ob
         return undefined; // answered (errno mode returns -errno only when refused)
       },
     };
-    const h = real.kfdOpen('/dev/null');
-    const b = new KfdBackend(addon, h, {
-      devicePath: '/dev/null',
-      sysfsRoot: '/nonexistent',
-      iomemPath: '/nonexistent',
-      renderNodeBase: '/nonexistent/renderD',
-    });
+    const b = backendOver(addon);
     const v1 = b.version();
     expect(v1).toEqual({ major: 1, minor: 17 });
     answer = [2 ** 32 - 1, 0];
@@ -155,13 +159,7 @@ describe('a binary from before errno mode (a stale build/Release) still gives Ke
       });
     };
     const addon: NativeAddon = { ...real, kfdGetVersion: refuse, kfdSetXnackMode: refuse, kfdSvmAsync: refuse };
-    const h = real.kfdOpen('/dev/null');
-    const b = new KfdBackend(addon, h, {
-      devicePath: '/dev/null',
-      sysfsRoot: '/nonexistent',
-      iomemPath: '/nonexistent',
-      renderNodeBase: '/nonexistent/renderD',
-    });
+    const b = backendOver(addon);
     try {
       expect(() => b.version()).toThrow(KernelError);
       expect(() => b.getXnack()).toThrow(expect.objectContaining({ code: 'ENOTTY', errno: 25, syscall: 'ioctl' }));

@@ -14,7 +14,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SVM_GRANULARITY_MAX, SvmAttrType, SvmLocation } from '../../src/backend/abi.js';
+import { SVM_GRANULARITY_MAX, SvmAttrType } from '../../src/backend/abi.js';
 import { FLAG_NAMES, decodeGetAnswer, encodeSetAttributes, type AccessMode, type FlagName } from '../../src/attributes.js';
 import { SvmError } from '../../src/errors.js';
 import type { Gpu } from '../../src/gpu.js';

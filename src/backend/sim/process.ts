@@ -30,7 +30,6 @@ import {
   boRanges,
   isSameAttrs,
   mappedAt,
-  npages,
   planAdd,
   RangeList,
   WANT_ACCESS,

@@ -445,7 +445,6 @@ export interface AddPlan {
 }
 
 const HUGE = 512;
-const NONE: SvmRange[] = [];
 const alignDown = (v: number, a: number): number => v - (v % a);
 const alignUp = (v: number, a: number): number => alignDown(v + a - 1, a);
 
