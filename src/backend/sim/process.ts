@@ -27,7 +27,6 @@ import { Residency, type SnapshotRun } from './residency.js';
 import {
   aggregate,
   applyAttrs,
-  boRanges,
   isSameAttrs,
   mappedAt,
   planAdd,
@@ -38,9 +37,9 @@ import {
   WANT_PREFERRED,
   WANT_PREFETCH,
   type GetAnswer,
+  type Store,
   type SvmRange,
 } from './ranges.js';
-import { I_VRAM, ROW_WORDS, U_PREFETCH } from './range-store.js';
 import { SmiHub, smiFormat } from './smi.js';
 
 /** A kernel refusal inside the model: a positive errno and an optional detail. */
@@ -91,13 +90,18 @@ const TWO53 = 2n ** 53n;
 /** The one-row list a GET of a single whole range aggregates over (no array per call). */
 const ONE_SLOT = [0];
 
-/** kfd_migrate.c: svm_migrate_to_ram / svm_range_restore_pages: the granule around `page`, clipped to the range. */
-function granule(page: number, r: SvmRange): { s: number; l: number } {
-  const g = r.granularity;
-  if (g >= 52) return { s: r.start, l: r.last }; // 1 << g covers every user page
+/**
+ * kfd_migrate.c: svm_migrate_to_ram / svm_range_restore_pages: the granule around `page`, clipped to the
+ * range in row k.
+ */
+function granule(st: Store, page: number, k: number): { s: number; l: number } {
+  const g = st.gran(k);
+  const rs = st.start(k);
+  const rl = st.last(k);
+  if (g >= 52) return { s: rs, l: rl }; // 1 << g covers every user page
   const size = pow2(g);
   const down = page - (page % size);
-  return { s: Math.max(down, r.start), l: Math.min(down + size - 1, r.last) };
+  return { s: Math.max(down, rs), l: Math.min(down + size - 1, rl) };
 }
 
 export class KfdProcess {
@@ -144,7 +148,7 @@ export class KfdProcess {
     this.xnack = profile.xnackDefault;
     // svm_range_list_init: default_granularity = min(amdgpu_svm_default_granularity, 0x1B).
     this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus));
-    this.mem = new Residency(this.gpus);
+    this.mem = new Residency(this.gpus, this.ranges);
     this.gpuMaps = this.gpus.map(() => new RunMap<boolean>());
     this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));
     this.clockNs = opts.clockStartNs;
@@ -344,11 +348,7 @@ export class KfdProcess {
 
     // The common case of svm_range_add, one range exactly covering the span (then no other range overlaps
     // it): found with one hash lookup, updated in place, nothing cloned, split or created.
-    // A SET carrying PREFETCH_LOC migrates (or at least looks at the range's BO): it will need the range
-    // object, whose cache miss the lookup then overlaps with the row's. Other SETs rarely do.
-    let prefetch = false;
-    for (const a of attrs) if (a.type === SvmAttrType.PREFETCH_LOC) prefetch = true;
-    const k = this.ranges.exactSlot(start, start + pages - 1, prefetch);
+    const k = this.ranges.exactSlot(start, start + pages - 1);
     if (k >= 0) {
       this.setExact(k, attrs);
       return;
@@ -371,22 +371,25 @@ export class KfdProcess {
       if (this.invalid.delete(r)) for (const c of plan.insert) if (c.start >= r.start && c.last <= r.last) this.invalid.add(c);
     }
     for (const r of plan.insert) this.insertRange(r);
-    for (const r of plan.remove) this.mem.dropBoIfIdle(r.bo);
+    for (const r of plan.remove) this.mem.dropBoIfIdle(this.ranges.boOf(r));
+    const st = this.ranges.store;
     let updateMapping = false;
-    for (const r of plan.update) if (applyAttrs(this.ranges.store, r.slot, attrs, this.xnack, this.idxOf)) updateMapping = true;
+    for (const r of plan.update) if (applyAttrs(st, r.slot, attrs, this.xnack, this.idxOf)) updateMapping = true;
     if (!this.xnack && plan.remap.length > 0) updateMapping = true;
 
+    // Every range below is in the list from here on, and no call below inserts or removes one: their slots hold.
     let ret = 0;
     for (const r of plan.update) {
-      const migrated = !this.noMigration(r.slot) && this.triggerMigration(r);
-      if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
+      const k = r.slot;
+      const migrated = !this.noMigration(k) && this.triggerMigration(k);
+      if (migrated && (!this.xnack || st.flags(k) & SvmFlag.GPU_ALWAYS_MAPPED) && st.mapped(k)) {
         continue; // "restore_work will update mappings of GPUs"
       }
       if (!migrated && !updateMapping) continue;
-      if (this.validateAndMap(r, r.start, r.last, ALL_GPUS)) ret = Errno.EINVAL;
+      if (this.validateAndMap(k, st.start(k), st.last(k), ALL_GPUS)) ret = Errno.EINVAL;
     }
     for (const r of plan.remap) {
-      if (this.ranges.at(r.start) === r && this.validateAndMap(r, r.start, r.last, ALL_GPUS)) ret = Errno.EINVAL;
+      if (this.ranges.at(r.start) === r && this.validateAndMap(r.slot, r.start, r.last, ALL_GPUS)) ret = Errno.EINVAL;
     }
     this.restoreWork();
     // The attributes stay applied and migrations done: "there is no clean way of rolling back".
@@ -396,7 +399,7 @@ export class KfdProcess {
   /**
    * svm_range_set_attr when svm_range_add finds one range exactly covering the span (slot `k`): what the
    * general path does with an update list of that range alone (or none, when it already has the attributes
-   * and is mapped), reading its row and touching the range object only when a migration or mapping needs it.
+   * and is mapped), on its row alone (the range object is not read).
    */
   private setExact(k: number, attrs: readonly SvmAttribute[]): void {
     // svm_range_new is not called (no new pages), but the general path's check still runs with 0 to add.
@@ -407,13 +410,11 @@ export class KfdProcess {
     let ret = 0;
     if (!(isSameAttrs(st, k, attrs, this.idxOf) && mappedAt(st, k))) {
       const updateMapping = applyAttrs(st, k, attrs, this.xnack, this.idxOf);
-      const r = this.noMigration(k) ? undefined : st.objs[k]!;
-      const migrated = r !== undefined && this.triggerMigration(r);
-      if (migrated && (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) && r.mappedToGpu) {
+      const migrated = !this.noMigration(k) && this.triggerMigration(k);
+      if (migrated && (!this.xnack || st.flags(k) & SvmFlag.GPU_ALWAYS_MAPPED) && st.mapped(k)) {
         // "restore_work will update mappings of GPUs"
       } else if (migrated || updateMapping) {
-        const m = r ?? st.objs[k]!;
-        if (this.validateAndMap(m, m.start, m.last, ALL_GPUS)) ret = Errno.EINVAL;
+        if (this.validateAndMap(k, st.start(k), st.last(k), ALL_GPUS)) ret = Errno.EINVAL;
       }
     }
     this.restoreWork();
@@ -426,8 +427,8 @@ export class KfdProcess {
    */
   private noMigration(k: number): boolean {
     const st = this.ranges.store;
-    const pf = st.u32[k * ROW_WORDS + U_PREFETCH]!;
-    return pf === U || (pf === 0 && st.i32[k * ROW_WORDS + I_VRAM] === 0);
+    const pf = st.prefetch(k);
+    return pf === U || (pf === 0 && st.vram(k) === 0);
   }
 
   /** Scratch answer of getAttr (its fields are copied into fresh attribute objects before it returns). */
@@ -505,7 +506,7 @@ export class KfdProcess {
   /** Puts a range in the list with its VRAM pages counted (svm_range_split_adjust / clone copy them). */
   private insertRange(r: SvmRange): void {
     this.ranges.insert(r);
-    this.mem.countRange(r);
+    this.mem.countRange(r.slot);
   }
 
   /**
@@ -513,7 +514,7 @@ export class KfdProcess {
    * in no run; its pieces or clones count theirs from the runs when they join, and an unmap clears them).
    */
   private removeRange(r: SvmRange): void {
-    this.mem.materialize(r);
+    this.mem.materialize(r.slot);
     this.ranges.remove(r);
   }
 
@@ -538,10 +539,13 @@ export class KfdProcess {
   }
 
   // ---------------------------------------------------------------- migration (kfd_migrate.c)
+  // The migrations work on the range's row, slot k (see Residency): at 10^5 ranges its object would be one
+  // more cache miss per call, and nothing here inserts or removes a range, so the slot holds throughout.
 
   /** kfd_svm.c: svm_range_best_prefetch_location. */
-  private bestPrefetchLocation(r: SvmRange): number {
-    const best = r.prefetchLoc;
+  private bestPrefetchLocation(k: number): number {
+    const st = this.ranges.store;
+    const best = st.prefetch(k);
     if (best === 0 || best === U) return best;
     const node = this.gpu(best);
     if (!node) return 0;
@@ -549,7 +553,7 @@ export class KfdProcess {
     if (node.isApu) return 0;
     // Another GPU that must reach the pages and is outside the target's XGMI hive: keep them in RAM.
     // (for_each_set_bit over the mask, written out: a closure per prefetch is an allocation.)
-    let mask = this.xnack ? r.aip : r.access | r.aip;
+    let mask = this.xnack ? st.aip(k) : st.access(k) | st.aip(k);
     for (let idx = 0; mask !== 0; idx++, mask >>>= 1) {
       if (!(mask & 1)) continue;
       const other = this.gpus[idx];
@@ -559,56 +563,61 @@ export class KfdProcess {
   }
 
   /** kfd_svm.c: svm_range_trigger_migration. A failed migration to VRAM is not reported (returns 0). */
-  private triggerMigration(r: SvmRange): boolean {
-    const best = this.bestPrefetchLocation(r);
-    if (best === U || (best === 0 && this.actualLoc(r) === 0)) return false;
-    if (best === 0) return this.vramToRam(r, r.start, r.last, MigrateTrigger.PREFETCH) === 0;
-    return this.toVram(r, best, r.start, r.last, MigrateTrigger.PREFETCH) === 0;
+  private triggerMigration(k: number): boolean {
+    const best = this.bestPrefetchLocation(k);
+    if (best === U || (best === 0 && this.mem.actualAt(k) === 0)) return false;
+    const st = this.ranges.store;
+    if (best === 0) return this.vramToRam(k, st.start(k), st.last(k), MigrateTrigger.PREFETCH) === 0;
+    return this.toVram(k, best, st.start(k), st.last(k), MigrateTrigger.PREFETCH) === 0;
   }
 
   /** kfd_migrate.c: svm_migrate_to_vram (and svm_migrate_vram_to_vram through system memory). */
-  private toVram(r: SvmRange, best: number, s: number, l: number, trigger: number): number {
-    const actual = this.actualLoc(r);
-    if (actual === 0 || actual === best) return this.ramToVram(r, best, s, l, trigger, actual);
-    const e = this.vramToRam(r, r.start, r.last, trigger);
+  private toVram(k: number, best: number, s: number, l: number, trigger: number): number {
+    const actual = this.mem.actualAt(k);
+    if (actual === 0 || actual === best) return this.ramToVram(k, best, s, l, trigger, actual);
+    const st = this.ranges.store;
+    const e = this.vramToRam(k, st.start(k), st.last(k), trigger);
     if (e) return e;
-    if (this.actualLoc(r) !== 0) return Errno.EBUSY; // -EDEADLK in the kernel; not reachable in the model
-    return this.ramToVram(r, best, s, l, trigger, 0);
+    if (this.mem.actualAt(k) !== 0) return Errno.EBUSY; // -EDEADLK in the kernel; not reachable in the model
+    return this.ramToVram(k, best, s, l, trigger, 0);
   }
 
-  /** kfd_migrate.c: svm_migrate_ram_to_vram + svm_migrate_vma_to_vram. Returns 0 or an errno. */
-  /** `actual` is prange->actual_loc as the caller just read it (making room evicts only other BOs). */
-  private ramToVram(r: SvmRange, best: number, s: number, l: number, trigger: number, actual: number): number {
+  /**
+   * kfd_migrate.c: svm_migrate_ram_to_vram + svm_migrate_vma_to_vram. Returns 0 or an errno. `actual` is
+   * prange->actual_loc as the caller just read it (making room evicts only other BOs).
+   */
+  private ramToVram(k: number, best: number, s: number, l: number, trigger: number, actual: number): number {
     const g = this.gpu(best);
     if (!g) return Errno.ENODEV;
+    const st = this.ranges.store;
     // A range's bounds never change (a split makes new ranges): read once.
-    const rs = r.start;
-    const rl = r.last;
+    const rs = st.start(k);
+    const rl = st.last(k);
     const np = rl - rs + 1;
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
     if (np > g.vramPages) return Errno.ENOSPC;
     // svm_range_vram_node_new: a BO for the whole range, unless it has one there; allocating it makes TTM
     // evict least recently used BOs.
-    const need = this.mem.hasBoOn(r, g) ? 0 : np;
-    if (!this.makeRoom(g, need, r)) return Errno.ENOMEM;
+    const need = this.mem.hasBoOn(k, g) ? 0 : np;
+    if (!this.makeRoom(g, need, k)) return Errno.ENOMEM;
     const hadVram = actual !== 0;
-    this.mem.attachBo(r, g);
+    this.mem.attachBo(k, g);
     let moved = 0;
     // The VMA pieces of [s, l], one migrate_vma each, up to the first hole (as vmaChunks, without objects).
     for (let cs = s, ce = this.chunkEnd(s, l); ce >= 0; cs = ce + 1, ce = cs > l ? -1 : this.chunkEnd(cs, l)) {
       const n = ce - cs + 1;
       if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_START,
-        smiFormat.migrateStart(this.clock, this.opts.pid, cs, n, 0, g.gpuId, r.prefetchLoc, r.preferredLoc, trigger));
+        smiFormat.migrateStart(this.clock, this.opts.pid, cs, n, 0, g.gpuId, st.prefetch(k), st.pref(k), trigger));
       // migrate_vma_setup invalidates the CPU mapping first (MMU_NOTIFY_MIGRATE).
-      this.invalidate(r, cs, ce);
+      this.invalidate(k, cs, ce);
       // MIGRATE_VMA_SELECT_SYSTEM: only pages in system memory are collected. A range with no VRAM page
       // or only VRAM pages needs no look at the runs.
-      const resident = r.vramPages;
+      const resident = st.vram(k);
       let cpages = 0;
       if (resident === 0) {
         cpages = n;
         // The whole range in one piece: kept as the range's lazy flag, no run written.
-        if (cs === rs && ce === rl && r.slot >= 0) this.mem.fillWhole(r, g.idx);
+        if (cs === rs && ce === rl) this.mem.fillWhole(k, g.idx);
         else this.mem.set(cs, ce + 1, g.idx);
       } else if (resident < np) {
         const gaps = this.mem.runs.gaps(cs, ce + 1);
@@ -616,30 +625,31 @@ export class KfdProcess {
         for (const gap of gaps) this.mem.set(gap.start, gap.end, g.idx);
       }
       if (cpages === 0) continue; // "failed collect migrate sys pages": no MIGRATE_END
-      r.vramPages = resident + cpages;
-      r.vramIdx = g.idx;
+      st.setVram(k, resident + cpages);
+      st.setVgpu(k, g.idx);
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toDevice += cpages * PAGE_SIZE;
       if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_END, smiFormat.migrateEnd(this.clock, this.opts.pid, cs, n, 0, g.gpuId, trigger));
       moved += cpages;
     }
-    if (moved === 0 && !hadVram) this.mem.detachBo(r);
+    if (moved === 0 && !hadVram) this.mem.detachBo(k);
     return 0;
   }
 
   /** kfd_migrate.c: svm_migrate_vram_to_ram + svm_migrate_vma_to_ram. Returns 0 or an errno. */
-  private vramToRam(r: SvmRange, s: number, l: number, trigger: number): number {
-    const actual = this.actualLoc(r);
+  private vramToRam(k: number, s: number, l: number, trigger: number): number {
+    const actual = this.mem.actualAt(k);
     if (actual === 0) {
       // "already migrated to ram". A split piece may still hold the BO of its range without a page in it;
       // the kernel lets go of it on its next migration (vram_pages == 0), which the model does now.
-      this.mem.detachBo(r);
+      this.mem.detachBo(k);
       return 0;
     }
     const g = this.gpu(actual)!;
-    const rs = r.start;
-    const rl = r.last;
+    const st = this.ranges.store;
+    const rs = st.start(k);
+    const rl = st.last(k);
     // The VMA pieces of [s, l], one migrate_vma each, up to the first hole (as vmaChunks, without objects).
     let hole = false;
     for (let cs = s, ce = 0; cs <= l; cs = ce + 1) {
@@ -650,19 +660,19 @@ export class KfdProcess {
       }
       const n = ce - cs + 1;
       if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_START,
-        smiFormat.migrateStart(this.clock, this.opts.pid, cs, n, g.gpuId, 0, r.prefetchLoc, r.preferredLoc, trigger));
-      this.invalidate(r, cs, ce);
+        smiFormat.migrateStart(this.clock, this.opts.pid, cs, n, g.gpuId, 0, st.prefetch(k), st.pref(k), trigger));
+      this.invalidate(k, cs, ce);
       // MIGRATE_VMA_SELECT_DEVICE_COHERENT / _PRIVATE with this device as pgmap owner. A range wholly in
       // VRAM (all of it on this GPU) needs no look at the runs; a lazy one moving only in part gets its
       // pages written to the runs first.
       const whole = cs === rs && ce === rl;
-      const lazy = r.lazy;
-      if (lazy && !whole) this.mem.materialize(r);
-      const resident = r.vramPages;
+      const lazy = st.lazy(k);
+      if (lazy && !whole) this.mem.materialize(k);
+      const resident = st.vram(k);
       let cpages = 0;
       if (resident === rl - rs + 1) {
         cpages = n;
-        if (lazy && whole) this.mem.emptyWhole(r);
+        if (lazy && whole) this.mem.emptyWhole(k);
         else this.mem.set(cs, ce + 1, undefined);
       } else {
         const runs = this.mem.runs.runs(cs, ce + 1).filter((x) => x.value === g.idx);
@@ -670,29 +680,30 @@ export class KfdProcess {
         for (const x of runs) this.mem.set(x.start, x.end, undefined);
       }
       if (cpages === 0) continue;
-      r.vramPages = resident - cpages;
+      st.setVram(k, resident - cpages);
       this.spend(g, cpages);
       this.counters.migrations++;
       this.counters.bytesMoved.toSystem += cpages * PAGE_SIZE;
       if (this.heard(g)) this.emitLine(g, SmiEvent.MIGRATE_END, smiFormat.migrateEnd(this.clock, this.opts.pid, cs, n, g.gpuId, 0, trigger));
     }
-    if (this.actualLoc(r) === 0) this.mem.detachBo(r);
+    if (this.mem.actualAt(k) === 0) this.mem.detachBo(k);
     return hole ? Errno.EFAULT : 0;
   }
 
   /**
-   * TTM making room in a GPU's VRAM: evict the least recently used SVM BOs other than the one being filled;
-   * each eviction is kfd_svm.c: svm_range_evict_svm_bo_worker (every range of the BO back to RAM,
-   * KFD_MIGRATE_TRIGGER_TTM_EVICTION).
+   * TTM making room in a GPU's VRAM: evict the least recently used SVM BOs other than the one being filled
+   * (the BO of the range in row `self`); each eviction is kfd_svm.c: svm_range_evict_svm_bo_worker (every
+   * range of the BO back to RAM, KFD_MIGRATE_TRIGGER_TTM_EVICTION).
    */
-  private makeRoom(g: SimGpu, need: number, self: SvmRange): boolean {
+  private makeRoom(g: SimGpu, need: number, self: number): boolean {
+    const st = this.ranges.store;
     while (this.mem.freePages(g) < need) {
-      const victim = this.mem.takeVictim(g, self.bo);
+      const victim = this.mem.takeVictim(g, this.ranges.boAt(self));
       if (!victim) return false;
       this.counters.evictions++;
-      for (const pr of boRanges(victim)) this.vramToRam(pr, pr.start, pr.last, MigrateTrigger.TTM_EVICTION);
+      for (const pk of this.ranges.slotsOf(victim)) this.vramToRam(pk, st.start(pk), st.last(pk), MigrateTrigger.TTM_EVICTION);
       // Every range of the BO is in RAM now and has let go of it (svm_range_vram_node_free).
-      for (const pr of boRanges(victim)) this.mem.detachBo(pr);
+      for (const pk of this.ranges.slotsOf(victim)) this.mem.detachBo(pk);
     }
     return true;
   }
@@ -704,10 +715,11 @@ export class KfdProcess {
    * XNACK off (or GPU_ALWAYS_MAPPED): a mapped range stops the process's queues (first eviction only) and is
    * remapped by the restore work. XNACK on: the span is unmapped from the GPUs, which fault it back.
    */
-  private invalidate(r: SvmRange, s: number, l: number): void {
-    if (!this.xnack || r.flags & SvmFlag.GPU_ALWAYS_MAPPED) {
-      if (!r.mappedToGpu) return;
-      this.invalid.add(r);
+  private invalidate(k: number, s: number, l: number): void {
+    const st = this.ranges.store;
+    if (!this.xnack || st.flags(k) & SvmFlag.GPU_ALWAYS_MAPPED) {
+      if (!st.mapped(k)) return;
+      this.invalid.add(st.objs[k]!);
       if (this.quiesced) return;
       this.quiesced = true;
       this.counters.queueEvictions++;
@@ -716,7 +728,7 @@ export class KfdProcess {
         if (this.heard(g)) this.emitLine(g, SmiEvent.QUEUE_EVICTION, smiFormat.queueEviction(this.clock, this.opts.pid, g.gpuId, QueueEvictionTrigger.SVM));
       }
     } else {
-      this.unmapFromGpus(r, s, l, UnmapTrigger.MMU_NOTIFY_MIGRATE);
+      this.unmapFromGpus(k, s, l, UnmapTrigger.MMU_NOTIFY_MIGRATE);
     }
   }
 
@@ -725,7 +737,7 @@ export class KfdProcess {
     if (!this.quiesced && this.invalid.size === 0) return;
     const todo = [...this.invalid].sort((a, b) => a.start - b.start);
     this.invalid.clear();
-    for (const r of todo) if (this.ranges.at(r.start) === r) this.validateAndMap(r, r.start, r.last, ALL_GPUS);
+    for (const r of todo) if (this.ranges.at(r.start) === r) this.validateAndMap(r.slot, r.start, r.last, ALL_GPUS);
     if (this.quiesced) {
       this.quiesced = false;
       // kgd2kfd_resume_mm → kfd_process_restore_queues.
@@ -735,12 +747,13 @@ export class KfdProcess {
     }
   }
 
-  /** kfd_svm.c: svm_range_unmap_from_gpus. */
-  private unmapFromGpus(r: SvmRange, s: number, l: number, trigger: number): void {
-    if (!r.mappedToGpu) return;
-    if (s === r.start && l === r.last) r.mappedToGpu = false;
+  /** kfd_svm.c: svm_range_unmap_from_gpus, for the range in row k. */
+  private unmapFromGpus(k: number, s: number, l: number, trigger: number): void {
+    const st = this.ranges.store;
+    if (!st.mapped(k)) return;
+    if (s === st.start(k) && l === st.last(k)) st.setMapped(k, false);
     // for_each_set_bit, written out (a closure here would cost a context per call).
-    for (let idx = 0, mask = r.access | r.aip; mask !== 0; idx++, mask >>>= 1) {
+    for (let idx = 0, mask = st.access(k) | st.aip(k); mask !== 0; idx++, mask >>>= 1) {
       if (!(mask & 1)) continue;
       const g = this.gpus[idx]!;
       if (this.heard(g)) this.emitLine(g, SmiEvent.UNMAP_FROM_GPU, smiFormat.unmapFromGpu(this.clock, this.opts.pid, s, l - s + 1, g.gpuId, trigger));
@@ -754,24 +767,25 @@ export class KfdProcess {
    * svm_range_map_to_gpus answers -EINVAL. (The 6.12 kernel actually dereferences the missing drm_priv
    * earlier, in svm_range_reserve_bos; the model gives the answer the code is written to give.)
    */
-  private validateAndMap(r: SvmRange, s: number, l: number, only: number): number {
+  private validateAndMap(k: number, s: number, l: number, only: number): number {
+    const st = this.ranges.store;
     let mask: number;
-    // prange->actual_loc, read once and only when the answer needs it (a residency lookup per read).
+    // prange->actual_loc, read once and only when the answer needs it.
     let actual = -1;
     if (only !== ALL_GPUS) mask = 1 << only;
     else if (this.xnack) {
-      actual = this.actualLoc(r);
-      mask = r.aip;
+      actual = this.mem.actualAt(k);
+      mask = st.aip(k);
       if (actual) {
         const ai = this.gpuIdx(actual);
-        if (r.access & (1 << ai)) mask |= 1 << ai;
+        if (st.access(k) & (1 << ai)) mask |= 1 << ai;
       }
-      if (mask === 0 && (r.mappedToGpu || r.flags & SvmFlag.GPU_ALWAYS_MAPPED)) mask = r.access;
-    } else mask = r.access | r.aip;
+      if (mask === 0 && (st.mapped(k) || st.flags(k) & SvmFlag.GPU_ALWAYS_MAPPED)) mask = st.access(k);
+    } else mask = st.access(k) | st.aip(k);
     if (mask === 0) return 0;
     // Bit loops written out: a closure here would cost a context per call, mask or not.
     for (let idx = 0, m = mask; m !== 0; idx++, m >>>= 1) if (m & 1 && !this.vms.has(idx)) return Errno.EINVAL;
-    if (actual < 0) actual = this.actualLoc(r);
+    if (actual < 0) actual = this.mem.actualAt(k);
     // svm_range_map_to_gpus: a GPU outside the XGMI hive of the BO's GPU cannot map its VRAM.
     const boGpu = actual ? this.gpu(actual) : undefined;
     const { chunks, hole } = this.vmaChunks(s, l);
@@ -783,7 +797,7 @@ export class KfdProcess {
         this.gpuMaps[idx]!.assign(c.s, c.l + 1, true);
       }
     }
-    if (!hole) r.mappedToGpu = true;
+    if (!hole) st.setMapped(k, true);
     return 0;
   }
 
@@ -798,9 +812,9 @@ export class KfdProcess {
     for (const r of this.ranges.overlapping(startPage, last)) {
       const s = Math.max(startPage, r.start);
       const l = Math.min(last, r.last);
-      this.unmapFromGpus(r, s, l, UnmapTrigger.UNMAP_FROM_CPU);
+      this.unmapFromGpus(r.slot, s, l, UnmapTrigger.UNMAP_FROM_CPU);
       // A lazy range unmapped whole: its pages leave VRAM without being written to the runs first.
-      if (r.lazy && s === r.start && l === r.last) this.mem.emptyWhole(r);
+      if (r.lazy && s === r.start && l === r.last) this.mem.emptyWhole(r.slot);
       this.removeRange(r);
       // svm_range_free(prange, true) of the unmapped piece: unreserved when XNACK is off.
       this.rangedPages -= l - s + 1;
@@ -813,7 +827,7 @@ export class KfdProcess {
         this.insertRange(k);
         if (wasInvalid) this.invalid.add(k);
       }
-      this.mem.dropBoIfIdle(r.bo);
+      this.mem.dropBoIfIdle(this.ranges.boOf(r));
     }
     this.mem.set(startPage, endPage, undefined);
     for (const m of this.gpuMaps) m.assign(startPage, endPage, undefined);
@@ -872,20 +886,22 @@ export class KfdProcess {
     const t = this.clock;
     if (this.heard(g)) this.emit(g, SmiEvent.PAGE_FAULT_START, () => smiFormat.pageFaultStart(t, this.opts.pid, page, g.gpuId, write));
     this.counters.faults.gpu++;
-    const { s, l } = granule(page, r);
+    // r is in the list from here on, and nothing below inserts or removes a range: its slot holds.
+    const k = r.slot;
+    const { s, l } = granule(this.ranges.store, page, k);
     let migration = false;
-    const actual = this.actualLoc(r);
+    const actual = this.mem.actualAt(k);
     if (actual !== 0 || best !== 0) {
       migration = true;
       let e: number;
       if (best) {
-        e = this.toVram(r, best, s, l, MigrateTrigger.PAGEFAULT_GPU);
+        e = this.toVram(k, best, s, l, MigrateTrigger.PAGEFAULT_GPU);
         // "falling back to system memory if migration to VRAM failed"
-        if (e) e = actual && actual !== best ? this.vramToRam(r, s, l, MigrateTrigger.PAGEFAULT_GPU) : 0;
-      } else e = this.vramToRam(r, s, l, MigrateTrigger.PAGEFAULT_GPU);
+        if (e) e = actual && actual !== best ? this.vramToRam(k, s, l, MigrateTrigger.PAGEFAULT_GPU) : 0;
+      } else e = this.vramToRam(k, s, l, MigrateTrigger.PAGEFAULT_GPU);
       if (e) return e;
     }
-    this.validateAndMap(r, s, l, g.idx);
+    this.validateAndMap(k, s, l, g.idx);
     if (this.heard(g)) this.emit(g, SmiEvent.PAGE_FAULT_END, (ns) => smiFormat.pageFaultEnd(ns, this.opts.pid, page, g.gpuId, migration));
     return 0;
   }
@@ -928,7 +944,7 @@ export class KfdProcess {
   cpuAccess(a: number, b: number): boolean {
     if (this.space.vmas.firstGap(a, b)) return false;
     // The pages of lazy ranges are in no run: write those of [a, b) to the runs before looking.
-    if (this.mem.lazyRanges > 0) for (const r of this.ranges.overlapping(a, b - 1)) this.mem.materialize(r);
+    if (this.mem.lazyRanges > 0) for (const r of this.ranges.overlapping(a, b - 1)) this.mem.materialize(r.slot);
     let p = a;
     while (p < b) {
       const run = this.mem.runs.find(p, b, (idx) => this.gpus[idx]?.kind === 'private');
@@ -939,9 +955,9 @@ export class KfdProcess {
         p = run.end;
         continue;
       }
-      const { s, l } = granule(run.start, r);
+      const { s, l } = granule(this.ranges.store, run.start, r.slot);
       this.counters.faults.cpu++;
-      this.vramToRam(r, s, l, MigrateTrigger.PAGEFAULT_CPU);
+      this.vramToRam(r.slot, s, l, MigrateTrigger.PAGEFAULT_CPU);
       p = Math.max(l + 1, run.start + 1);
     }
     this.restoreWork();

@@ -33,6 +33,8 @@ export const I_VGPU = 12;
  * not hold them (Residency.fillWhole): the common whole-range prefetch touches no run.
  */
 export const I_LAZY = 13;
+/** prange->svm_bo: the BO's id + 1 in RangeList.bos, 0 for none (a new row is zeroed: no BO). */
+export const I_BO = 14;
 
 /** An empty bucket's start (page numbers are never negative). */
 const EMPTY = -1;
@@ -140,6 +142,58 @@ export class RangeStore<T extends Slotted> {
     return this.f64[slot * DWORDS + F_LAST]!;
   }
 
+  // Field accessors by slot, for the paths that work on a row without its range object (a migration reads
+  // and writes a handful of these; at 10^5 ranges the object would be one more cache miss per call).
+  pref(k: number): number {
+    return this.u32[k * WORDS + U_PREF]!;
+  }
+  prefetch(k: number): number {
+    return this.u32[k * WORDS + U_PREFETCH]!;
+  }
+  flags(k: number): number {
+    return this.u32[k * WORDS + U_FLAGS]!;
+  }
+  gran(k: number): number {
+    return this.i32[k * WORDS + I_GRAN]!;
+  }
+  access(k: number): number {
+    return this.i32[k * WORDS + I_ACCESS]!;
+  }
+  aip(k: number): number {
+    return this.i32[k * WORDS + I_AIP]!;
+  }
+  mapped(k: number): boolean {
+    return this.i32[k * WORDS + I_MAPPED] !== 0;
+  }
+  setMapped(k: number, v: boolean): void {
+    this.i32[k * WORDS + I_MAPPED] = v ? 1 : 0;
+  }
+  vram(k: number): number {
+    return this.i32[k * WORDS + I_VRAM]!;
+  }
+  setVram(k: number, pages: number): void {
+    this.i32[k * WORDS + I_VRAM] = pages;
+  }
+  vgpu(k: number): number {
+    return this.i32[k * WORDS + I_VGPU]!;
+  }
+  setVgpu(k: number, idx: number): void {
+    this.i32[k * WORDS + I_VGPU] = idx;
+  }
+  lazy(k: number): boolean {
+    return this.i32[k * WORDS + I_LAZY] !== 0;
+  }
+  setLazy(k: number, v: boolean): void {
+    this.i32[k * WORDS + I_LAZY] = v ? 1 : 0;
+  }
+  /** The BO's id + 1, 0 for none. */
+  bo(k: number): number {
+    return this.i32[k * WORDS + I_BO]!;
+  }
+  setBo(k: number, ref: number): void {
+    this.i32[k * WORDS + I_BO] = ref;
+  }
+
   /** The slot of the range whose first page is `start`, or -1. */
   find(start: number): number {
     const f = this.f64;
@@ -152,21 +206,6 @@ export class RangeStore<T extends Slotted> {
       b = (b + 1) & this.mask;
     }
   }
-
-  /**
-   * `exact` for a caller that will use the range's object next (a SET): the home bucket's object slot and
-   * the object are read before the row, so their cache misses overlap the row's instead of following it
-   * (at 10^5 ranges each is a miss). Same answer as `exact`.
-   */
-  exactWithObject(start: number, last: number): number {
-    const o = this.objs[this.home(start)];
-    // Kept in a field so the loads are not dropped as dead; nothing reads it.
-    this.touched = o === undefined ? -1 : o.slot;
-    return this.exact(start, last);
-  }
-
-  /** Where exactWithObject leaves what it read (only so that the reads happen). */
-  private touched = -1;
 
   /** The slot of the range that is exactly [start, last], or -1. */
   exact(start: number, last: number): number {

@@ -12,6 +12,7 @@ import {
   F_START,
   I_ACCESS,
   I_AIP,
+  I_BO,
   I_GRAN,
   I_LAZY,
   I_MAPPED,
@@ -29,17 +30,20 @@ import type { SimGpu } from './devices.js';
 /**
  * An svm_range_bo: the VRAM buffer svm_range_vram_node_new allocates for a whole range (prange->npages) the
  * first time any of its pages moves to a GPU, shared by the pieces of the range when it is split later.
- * It holds its VRAM until no range refers to it.
+ * It holds its VRAM until no range refers to it. A range's row refers to it by `id + 1` (RangeList.bos).
  */
 export interface SvmBo {
+  /** Its index in RangeList.bos, for as long as the object lives (a freed BO is reused with its id). */
+  readonly id: number;
   gpu: SimGpu;
   /**
-   * The ranges sharing it (svm_bo->range_list) in the order they joined: the first inline in `one`, all of
-   * them in the Set `many` once a second joins (most BOs serve one range: no Set to allocate). Use boAdd,
-   * boDelete, boSize, boRanges.
+   * The ranges sharing it (svm_bo->range_list), each known by its first page (unique in the list, and fixed
+   * while the range is in it: only ranges in the list are on a BO's list, as svm_range_unlink takes a range
+   * off both), in the order they joined: the first inline in `one` (-1 when none), all of them in `many` once
+   * a second joins (most BOs serve one range: no array to allocate). Use boAdd, boDelete, boSize.
    */
-  one: SvmRange | undefined;
-  many: Set<SvmRange> | undefined;
+  one: number;
+  many: number[] | undefined;
   /** Its size in pages. */
   pages: number;
   /** Still allocated (counted in the GPU's VRAM use). */
@@ -66,6 +70,8 @@ interface Detached {
   mappedToGpu: boolean;
   vramPages: number;
   vramIdx: number;
+  /** prange->svm_bo as a row stores it: id + 1, 0 for none. */
+  boRef: number;
 }
 
 /**
@@ -77,8 +83,6 @@ interface Detached {
 export class SvmRange {
   /** Its row in the store while it is in the list, else -1 (the store updates it when the row moves). */
   slot = -1;
-  /** The VRAM BO holding this range's device pages, if any (prange->svm_bo). */
-  bo: SvmBo | undefined;
   private d: Detached | undefined;
 
   constructor(
@@ -92,11 +96,10 @@ export class SvmRange {
     access: number,
     aip: number,
     mappedToGpu: boolean,
-    bo: SvmBo | undefined,
+    boRef: number,
   ) {
-    this.bo = bo;
     // Its VRAM pages are counted from the residency runs when it joins a list (KfdProcess.insertRange).
-    this.d = { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu, vramPages: 0, vramIdx: 0 };
+    this.d = { start, last, preferredLoc, prefetchLoc, granularity, flags, access, aip, mappedToGpu, vramPages: 0, vramIdx: 0, boRef };
   }
 
   /** Moves the attributes into a new row of the store (the range joins the list). */
@@ -115,6 +118,7 @@ export class SvmRange {
     st.i32[w + I_MAPPED] = d.mappedToGpu ? 1 : 0;
     st.i32[w + I_VRAM] = d.vramPages;
     st.i32[w + I_VGPU] = d.vramIdx;
+    st.i32[w + I_BO] = d.boRef;
     this.slot = k;
     this.d = undefined;
   }
@@ -135,6 +139,7 @@ export class SvmRange {
       mappedToGpu: this.mappedToGpu,
       vramPages: this.vramPages,
       vramIdx: this.vramIdx,
+      boRef: this.boRef,
     };
     this.slot = -1;
     this.store.release(k);
@@ -224,6 +229,14 @@ export class SvmRange {
     if (this.d) this.d.vramIdx = v;
     else this.store.i32[this.slot * ROW_WORDS + I_VGPU] = v;
   }
+  /** prange->svm_bo as id + 1 in RangeList.bos, 0 for none (RangeList.boOf resolves it). */
+  get boRef(): number {
+    return this.d ? this.d.boRef : this.store.i32[this.slot * ROW_WORDS + I_BO]!;
+  }
+  set boRef(v: number) {
+    if (this.d) this.d.boRef = v;
+    else this.store.i32[this.slot * ROW_WORDS + I_BO] = v;
+  }
   /**
    * True when its pages are all in VRAM and kept by this flag instead of the residency runs (see
    * Residency.fillWhole). Only a range in the list can be: one leaves the list with its pages written to
@@ -243,26 +256,26 @@ export class SvmRange {
 
 export const npages = (r: SvmRange): number => r.last - r.start + 1;
 
-/** A range joins a BO's range list (a no-op if it is on it). */
-export function boAdd(bo: SvmBo, r: SvmRange): void {
-  if (bo.many) bo.many.add(r);
-  else if (bo.one === undefined) bo.one = r;
-  else if (bo.one !== r) {
-    bo.many = new Set([bo.one, r]);
-    bo.one = undefined;
+/** The range starting at page `start` joins a BO's range list (a no-op if it is on it). */
+export function boAdd(bo: SvmBo, start: number): void {
+  if (bo.many) {
+    if (!bo.many.includes(start)) bo.many.push(start);
+  } else if (bo.one < 0) bo.one = start;
+  else if (bo.one !== start) {
+    bo.many = [bo.one, start];
+    bo.one = -1;
   }
 }
 
-/** A range leaves a BO's range list. */
-export function boDelete(bo: SvmBo, r: SvmRange): void {
-  if (bo.many) bo.many.delete(r);
-  else if (bo.one === r) bo.one = undefined;
+/** The range starting at page `start` leaves a BO's range list. */
+export function boDelete(bo: SvmBo, start: number): void {
+  if (bo.many) {
+    const i = bo.many.indexOf(start);
+    if (i >= 0) bo.many.splice(i, 1);
+  } else if (bo.one === start) bo.one = -1;
 }
 
-export const boSize = (bo: SvmBo): number => (bo.many ? bo.many.size : bo.one ? 1 : 0);
-
-/** A copy of a BO's range list, in order. */
-export const boRanges = (bo: SvmBo): SvmRange[] => (bo.many ? [...bo.many] : bo.one ? [bo.one] : []);
+export const boSize = (bo: SvmBo): number => (bo.many ? bo.many.length : bo.one >= 0 ? 1 : 0);
 
 /** kfd_svm.c: svm_range_set_default_attributes. */
 export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'preferredLoc' | 'prefetchLoc' | 'granularity' | 'flags'> {
@@ -278,6 +291,8 @@ export class RangeList {
   readonly tree = new IntervalMap<SvmRange>();
   /** The rows of the ranges in the list, and which range starts at a page. */
   readonly store: Store = new RangeStore<SvmRange>();
+  /** Every SvmBo made so far, by id (Residency makes and reuses them; rows refer to them as id + 1). */
+  readonly bos: SvmBo[] = [];
 
   constructor(
     readonly defaultGranularity: number,
@@ -292,26 +307,45 @@ export class RangeList {
   /** svm_range_new: defaults, and with XNACK on access to every SVM-capable GPU. */
   create(start: number, last: number, accessAll: number): SvmRange {
     const d = defaultAttrs(this.defaultGranularity);
-    return new SvmRange(this.store, start, last, d.preferredLoc, d.prefetchLoc, d.granularity, d.flags, accessAll, 0, false, undefined);
+    return new SvmRange(this.store, start, last, d.preferredLoc, d.prefetchLoc, d.granularity, d.flags, accessAll, 0, false, 0);
   }
 
   /** svm_range_clone (and the attribute copy of svm_range_split_adjust). It joins the BO when inserted. */
   clone(old: SvmRange, start = old.start, last = old.last): SvmRange {
-    return new SvmRange(this.store, start, last, old.preferredLoc, old.prefetchLoc, old.granularity, old.flags, old.access, old.aip, old.mappedToGpu, old.bo);
+    return new SvmRange(this.store, start, last, old.preferredLoc, old.prefetchLoc, old.granularity, old.flags, old.access, old.aip, old.mappedToGpu, old.boRef);
   }
 
   insert(r: SvmRange): void {
     this.tree.insert(r.start, r.last + 1, r);
     r.attach();
-    if (r.bo) boAdd(r.bo, r);
+    const bo = this.boOf(r);
+    if (bo) boAdd(bo, r.start);
   }
 
   remove(r: SvmRange): void {
-    this.tree.delete(r.start);
+    const start = r.start;
+    this.tree.delete(start);
     r.detach();
-    if (r.bo) {
-      boDelete(r.bo, r);
-    }
+    const bo = this.boOf(r);
+    if (bo) boDelete(bo, start);
+  }
+
+  /** prange->svm_bo of a range, in the list or not. */
+  boOf(r: SvmRange): SvmBo | undefined {
+    const ref = r.boRef;
+    return ref === 0 ? undefined : this.bos[ref - 1];
+  }
+
+  /** prange->svm_bo of the range in row k. */
+  boAt(k: number): SvmBo | undefined {
+    const ref = this.store.bo(k);
+    return ref === 0 ? undefined : this.bos[ref - 1];
+  }
+
+  /** The rows of the ranges on a BO's range list, in its order (a copy: callers change the list). */
+  slotsOf(bo: SvmBo): number[] {
+    const starts = bo.many ? bo.many : bo.one >= 0 ? [bo.one] : [];
+    return starts.map((s) => this.store.find(s));
   }
 
   /** The range holding `page`: the hash index answers when the range starts there, the tree otherwise. */
@@ -322,9 +356,8 @@ export class RangeList {
   }
 
   /** The slot of the range that is exactly [start, last], or -1 (one hash lookup, no tree descent). */
-  /** `withObject`: the caller will use the range object next (see RangeStore.exactWithObject). */
-  exactSlot(start: number, last: number, withObject = false): number {
-    return withObject ? this.store.exactWithObject(start, last) : this.store.exact(start, last);
+  exactSlot(start: number, last: number): number {
+    return this.store.exact(start, last);
   }
 
   /** The ranges overlapping [start, last], in address order. */

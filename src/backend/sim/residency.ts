@@ -7,7 +7,7 @@
 import { PAGE_SHIFT } from '../abi.js';
 import type { SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
-import { boDelete, boSize, npages, type SvmBo, type SvmRange } from './ranges.js';
+import { boDelete, boSize, type RangeList, type SvmBo, type SvmRange } from './ranges.js';
 
 export type PageLocation = 'system' | 'device-private' | 'device-coherent';
 
@@ -38,7 +38,14 @@ export class Residency {
    */
   private readonly lru: Array<{ head: SvmBo | undefined; tail: SvmBo | undefined }>;
 
-  constructor(private readonly gpus: readonly SimGpu[]) {
+  /**
+   * The migrations work on a range's row (slot k of `list.store`), not its object: a slot is valid until
+   * the next insert or remove of the list, which no Residency call makes.
+   */
+  constructor(
+    private readonly gpus: readonly SimGpu[],
+    private readonly list: RangeList,
+  ) {
     this.used = gpus.map(() => 0);
     this.resident = gpus.map(() => 0);
     this.lru = gpus.map(() => ({ head: undefined, tail: undefined }));
@@ -63,12 +70,21 @@ export class Residency {
     return r.vramPages > 0 ? (this.gpus[r.vramIdx]?.gpuId ?? 0) : 0;
   }
 
-  /** Counts a range's VRAM pages from the runs (when it joins the list: a clone or a split piece). */
-  countRange(r: SvmRange): void {
-    const idx = this.runs.firstValue(r.start, r.last + 1);
+  /** actualLoc of the range in row k. */
+  actualAt(k: number): number {
+    const st = this.list.store;
+    return st.vram(k) > 0 ? (this.gpus[st.vgpu(k)]?.gpuId ?? 0) : 0;
+  }
+
+  /** Counts the VRAM pages of the range in row k from the runs (when it joins the list: a clone or a split piece). */
+  countRange(k: number): void {
+    const st = this.list.store;
+    const a = st.start(k);
+    const b = st.last(k) + 1;
+    const idx = this.runs.firstValue(a, b);
     // A new range in a hole (registration) has no VRAM page: one lookup, no list of runs.
-    r.vramPages = idx === undefined ? 0 : this.runs.count(r.start, r.last + 1);
-    r.vramIdx = idx ?? 0;
+    st.setVram(k, idx === undefined ? 0 : this.runs.count(a, b));
+    st.setVgpu(k, idx ?? 0);
   }
 
   /** Pages of [a, b) on the GPU with this index. */
@@ -84,30 +100,34 @@ export class Residency {
   }
 
   /**
-   * All pages of a range with none in VRAM move to the GPU of index idx, written as the range's `lazy`
-   * flag instead of a run (at 10^5 one-page ranges a run insert/delete in the B+ tree was a third of a
-   * prefetch). The caller sets vramPages/vramIdx. Only for a range in the list.
+   * All pages of the range in row k, none of them in VRAM, move to the GPU of index idx, written as the
+   * range's `lazy` flag instead of a run (at 10^5 one-page ranges a run insert/delete in the B+ tree was a
+   * third of a prefetch). The caller sets the row's VRAM count and GPU.
    */
-  fillWhole(r: SvmRange, idx: number): void {
-    this.resident[idx] = (this.resident[idx] ?? 0) + npages(r);
-    r.lazy = true;
+  fillWhole(k: number, idx: number): void {
+    const st = this.list.store;
+    this.resident[idx] = (this.resident[idx] ?? 0) + (st.last(k) - st.start(k) + 1);
+    st.setLazy(k, true);
     this.lazyRanges++;
   }
 
-  /** All pages of a lazy range go back to system memory (the runs hold none of them). */
-  emptyWhole(r: SvmRange): void {
-    this.resident[r.vramIdx] = (this.resident[r.vramIdx] ?? 0) - npages(r);
-    r.lazy = false;
+  /** All pages of the lazy range in row k go back to system memory (the runs hold none of them). */
+  emptyWhole(k: number): void {
+    const st = this.list.store;
+    const idx = st.vgpu(k);
+    this.resident[idx] = (this.resident[idx] ?? 0) - (st.last(k) - st.start(k) + 1);
+    st.setLazy(k, false);
     this.lazyRanges--;
   }
 
-  /** Writes a lazy range's pages into the runs (before anything reads or changes part of them). */
-  materialize(r: SvmRange): void {
-    if (!r.lazy) return;
-    r.lazy = false;
+  /** Writes the pages of the range in row k, if lazy, into the runs (before anything reads or changes part of them). */
+  materialize(k: number): void {
+    const st = this.list.store;
+    if (!st.lazy(k)) return;
+    st.setLazy(k, false);
     this.lazyRanges--;
     // The runs hold nothing in [start, last] (the range was lazy): the resident count is unchanged.
-    this.runs.assign(r.start, r.last + 1, r.vramIdx);
+    this.runs.assign(st.start(k), st.last(k) + 1, st.vgpu(k));
   }
 
   /** Takes a replaced run's pages off its GPU's resident count. */
@@ -115,29 +135,37 @@ export class Residency {
     this.resident[idx] = (this.resident[idx] ?? 0) - (end - start);
   };
 
-  /** True when the range already has a BO on this GPU (no allocation needed to move pages there). */
-  hasBoOn(r: SvmRange, g: SimGpu): boolean {
-    return r.bo !== undefined && r.bo.gpu === g && r.bo.live;
+  /** True when the range in row k already has a BO on this GPU (no allocation needed to move pages there). */
+  hasBoOn(k: number, g: SimGpu): boolean {
+    const bo = this.list.boAt(k);
+    return bo !== undefined && bo.gpu === g && bo.live;
   }
 
-  /** svm_range_vram_node_new: the range gets (or reuses) a BO on the GPU, which TTM moves to the LRU tail. */
-  attachBo(r: SvmRange, g: SimGpu): void {
-    if (r.bo && r.bo.gpu === g) {
-      this.lruRemove(r.bo);
-      this.lruAppend(r.bo);
+  /** svm_range_vram_node_new for the range in row k: it gets (or reuses) a BO on the GPU, which TTM moves to the LRU tail. */
+  attachBo(k: number, g: SimGpu): void {
+    const cur = this.list.boAt(k);
+    if (cur && cur.gpu === g) {
+      this.lruRemove(cur);
+      this.lruAppend(cur);
       return;
     }
-    if (r.bo) this.detachBo(r);
-    const pages = r.last - r.start + 1;
+    if (cur) this.detachBo(k);
+    const st = this.list.store;
+    const start = st.start(k);
+    const pages = st.last(k) - start + 1;
     let bo = this.freeBos.pop();
     if (bo) {
       bo.gpu = g;
-      bo.one = r;
+      bo.one = start;
       bo.many = undefined;
       bo.pages = pages;
       bo.live = true;
-    } else bo = { gpu: g, one: r, many: undefined, pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
-    r.bo = bo;
+    } else {
+      const bos = this.list.bos;
+      bo = { id: bos.length, gpu: g, one: start, many: undefined, pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
+      bos.push(bo);
+    }
+    st.setBo(k, bo.id + 1);
     this.used[g.idx] = (this.used[g.idx] ?? 0) + pages;
     this.lruAppend(bo);
   }
@@ -166,12 +194,13 @@ export class Residency {
     bo.inLru = false;
   }
 
-  /** svm_range_vram_node_free: the range lets go of its BO. */
-  detachBo(r: SvmRange): void {
-    const bo = r.bo;
+  /** svm_range_vram_node_free: the range in row k lets go of its BO. */
+  detachBo(k: number): void {
+    const bo = this.list.boAt(k);
     if (!bo) return;
-    boDelete(bo, r);
-    r.bo = undefined;
+    const st = this.list.store;
+    boDelete(bo, st.start(k));
+    st.setBo(k, 0);
     this.dropBoIfIdle(bo);
   }
 
