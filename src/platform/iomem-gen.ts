@@ -40,19 +40,32 @@ function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
 }
 
+/** adev->gmc.real_vram_size: a partition node's vramBytes is its share, the device has all of it. */
+function deviceVram(g: GpuDescription): bigint {
+  return BigInt(g.partition?.deviceVramBytes ?? g.vramBytes);
+}
+
+/**
+ * One entry per physical device (PCI function): the KFD nodes of a partitioned device share its BARs and
+ * its one pgmap (kgd2kfd_init_zone_device runs per adev), so /proc/iomem does not change with partitioning.
+ */
+export function physicalGpus(profile: MachineProfile): GpuDescription[] {
+  return profile.gpus.filter((g) => g.partition === undefined || g.partition.xcpId === 0);
+}
+
 /** BAR0 (the VRAM aperture): a resizable BAR covering VRAM for PCIe parts, 512 MiB otherwise. */
 function bar0Size(g: GpuDescription): bigint {
-  return g.memoryKind === 'private' ? nextPow2(BigInt(g.vramBytes)) : 512n * MiB;
+  return g.memoryKind === 'private' ? nextPow2(deviceVram(g)) : 512n * MiB;
 }
 
 /** Where each GPU's device-private range lands: top-down from PHYSMEM_END, first GPU highest. */
 export function devicePrivatePlacement(profile: MachineProfile): Map<GpuDescription, { start: bigint; end: bigint }> {
   const out = new Map<GpuDescription, { start: bigint; end: bigint }>();
   let top = PHYSMEM_END + 1n;
-  for (const g of profile.gpus) {
+  for (const g of physicalGpus(profile)) {
     if (g.memoryKind !== 'private') continue;
     // kgd2kfd_init_zone_device: ALIGN(real_vram_size, 2 MiB); get_free_mem_region: ALIGN(size, 128 MiB).
-    const size = alignUp(alignUp(BigInt(g.vramBytes), 2n * MiB), GFR_ALIGN);
+    const size = alignUp(alignUp(deviceVram(g), 2n * MiB), GFR_ALIGN);
     const start = ((top - size) / GFR_ALIGN) * GFR_ALIGN;
     out.set(g, { start, end: start + size - 1n });
     top = start;
@@ -62,7 +75,7 @@ export function devicePrivatePlacement(profile: MachineProfile): Map<GpuDescript
 
 /** The coherent VRAM ranges (spmRange) of a profile's GPUs, in GPU order. */
 export function coherentRanges(profile: MachineProfile): { gpu: GpuDescription; start: bigint; end: bigint }[] {
-  return profile.gpus
+  return physicalGpus(profile)
     .filter((g) => g.memoryKind === 'coherent' && g.spmRange)
     .map((g) => ({ gpu: g, start: g.spmRange!.start, end: g.spmRange!.start + g.spmRange!.size - 1n }));
 }
@@ -100,7 +113,7 @@ export function iomemEntries(profile: MachineProfile): IomemEntry[] {
   // PCI root buses: the chipset's 0000:00 (with the BMC's VGA) plus one per group of GPU buses.
   const roots = new Map<string, GpuDescription[]>();
   roots.set('0000:00', []);
-  for (const g of profile.gpus) {
+  for (const g of physicalGpus(profile)) {
     const key = `${hex(g.pci.domain, 4)}:${hex(g.pci.bus & 0xe0, 2)}`;
     const list = roots.get(key) ?? [];
     list.push(g);

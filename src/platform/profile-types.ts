@@ -57,6 +57,38 @@ export interface GpuDescription {
   subsystemDeviceId?: number;
   /** PCIe generation of the host link (4 or 5), for the io_link bandwidth the kernel computes. */
   pcieGen?: number;
+  /**
+   * Set when this entry is one KFD node of a spatially partitioned device (GC 9.4.3, e.g. MI300X in
+   * DPX/QPX/CPX): kgd2kfd_device_init makes one kfd_node per XCP. `vramBytes`, `simdCount` and `numXcc` are
+   * then the node's (amdgpu_amdkfd_xcp_memory_size, cu_info.number / num_nodes, the XCP's XCCs), `pci`,
+   * `hiveId` and `memoryKind` the physical device's. Absent: the device is one node (no partitioning).
+   */
+  partition?: GpuPartition;
+}
+
+/** AMDGPU_{SPX,DPX,TPX,QPX,CPX}_PARTITION_MODE: XCCs per XCP = all, 1/2, 1/3, 1/4, one. */
+export type ComputePartitionMode = 'SPX' | 'DPX' | 'TPX' | 'QPX' | 'CPX';
+/** AMDGPU_NPS{1,2,4}_PARTITION_MODE: the HBM split into 1, 2 or 4 memory partitions (NUMA-like ranges). */
+export type MemoryPartitionMode = 'NPS1' | 'NPS2' | 'NPS4';
+
+/** One XCP of a physical device, as amdgpu_xcp.c and aqua_vanjaram.c set it up. */
+export interface GpuPartition {
+  /** Which physical device (adev) of the profile this node belongs to: equal for its XCPs, 0-based. */
+  device: number;
+  computeMode: ComputePartitionMode;
+  memoryMode: MemoryPartitionMode;
+  /** xcp->id, which is also the kfd_node's node_id within the device. */
+  xcpId: number;
+  /** kfd->num_nodes: the device's XCP count. */
+  xcpCount: number;
+  /** xcp->mem_id: the memory partition (mem_partitions[]) this XCP's VRAM BOs are placed in. */
+  memId: number;
+  /** adev->gmc.num_mem_partitions. */
+  memPartitionCount: number;
+  /** adev->gmc.mem_partitions[mem_id].size in bytes. */
+  memPartitionBytes: number;
+  /** adev->gmc.real_vram_size: the whole device's VRAM in bytes. */
+  deviceVramBytes: number;
 }
 
 export interface CpuDescription {
@@ -80,7 +112,7 @@ export interface CpuDescription {
 }
 
 export interface MachineProfile {
-  /** Profile id: 'mi250x', 'mi210', 'mi300a', 'mi300x', 'cpu-only'. */
+  /** Profile id: 'mi250x', 'mi210', 'mi300a', 'mi300x', 'mi300x-dpx', 'mi300x-cpx-nps4', 'cpu-only'. */
   id: string;
   description: string;
   kfdVersion: { major: number; minor: number };

@@ -9,12 +9,13 @@
  * strings) are set to what such machines typically show and are marked "typical" below.
  */
 import type { TreeReader } from '../backend/contract.js';
-import type { CpuDescription, GpuDescription, MachineProfile } from './profile-types.js';
+import type { ComputePartitionMode, CpuDescription, GpuDescription, MachineProfile, MemoryPartitionMode } from './profile-types.js';
 import { kfdGpuId } from './asic.js';
 import { topologyTree as genTopologyTree, type TopologyOptions } from './topology-gen.js';
 import { iomemText as genIomemText } from './iomem-gen.js';
+import { deviceXcps } from './partitions.js';
 
-export const PROFILE_IDS = ['mi250x', 'mi210', 'mi300a', 'mi300x', 'cpu-only'] as const;
+export const PROFILE_IDS = ['mi250x', 'mi210', 'mi300a', 'mi300x', 'mi300x-dpx', 'mi300x-cpx-nps4', 'cpu-only'] as const;
 export type ProfileId = (typeof PROFILE_IDS)[number];
 export const DEFAULT_PROFILE: ProfileId = 'mi250x';
 
@@ -214,6 +215,109 @@ function mi300x(): MachineProfile {
   };
 }
 
+/** adev->gmc.real_vram_size of an MI300X: RCC_CONFIG_MEMSIZE reports 196592 MiB (192 GiB less 16 MiB). */
+const MI300X_REAL_VRAM = 192 * GiB - 16 * 1024 * 1024;
+/** MI300X: 304 CUs (38 per XCC) × 4 SIMDs over 8 XCCs. */
+const MI300X_CUS = 304;
+
+interface PartitionedSpec {
+  bus: number;
+  hostNode: number;
+  hiveId: bigint;
+}
+
+/**
+ * The KFD nodes of partitioned MI300X devices, device by device and XCP by XCP, as kgd2kfd_device_init
+ * adds them: each node's VRAM is amdgpu_amdkfd_xcp_memory_size, its simd_count is kfd_crat.c's
+ * simd_per_cu * (cu_info.number / num_nodes), its XCCs are the XCP's, and its gpu_id hashes that size and
+ * the XCP's first XCC (kfd_generate_gpu_id). Render minors: amdgpu_xcp_dev_alloc gives every device its own
+ * render node plus MAX_XCP - 1 = 7 partition render nodes at probe, whatever the mode, so device d's XCP x
+ * is renderD(128 + 8d + x).
+ */
+function partitionedMi300x(specs: PartitionedSpec[], compute: ComputePartitionMode,
+  memory: MemoryPartitionMode): GpuDescription[] {
+  const taken = new Set<number>();
+  const out: GpuDescription[] = [];
+  specs.forEach((s, d) => {
+    const xcps = deviceXcps(d, compute, memory, 8, MI300X_REAL_VRAM);
+    for (const x of xcps) {
+      const gpuId = kfdGpuId({
+        devfn: 0, subsystemVendor: AMD, subsystemDevice: 0x74a1, domain: 0, deviceId: 0x74a1, bus: s.bus,
+        localMemSize: BigInt(x.vramBytes), firstXcc: x.firstXcc, numXcc: x.numXcc,
+      }, taken);
+      taken.add(gpuId);
+      out.push({
+        marketingName: `AMD Instinct MI300X (${d}, ${compute} partition ${x.partition.xcpId})`,
+        gfxTargetVersion: 90402,
+        gpuId,
+        vendorId: AMD,
+        deviceId: 0x74a1,
+        pci: { domain: 0, bus: s.bus, device: 0, function: 0 },
+        drmRenderMinor: 128 + 8 * d + x.partition.xcpId,
+        simdCount: 4 * Math.floor(MI300X_CUS / x.partition.xcpCount),
+        numXcc: x.numXcc,
+        vramBytes: x.vramBytes,
+        memoryKind: 'private',
+        hiveId: s.hiveId,
+        svmSupported: true,
+        xnackSupported: true,
+        hostLink: { kind: 'pcie', bandwidthBytesPerSecond: 50e9, latencyNs: 12_000 },
+        hostNode: s.hostNode,
+        subsystemDeviceId: 0x74a1,
+        pcieGen: 5,
+        partition: x.partition,
+      });
+    }
+  });
+  return out;
+}
+
+const MI300X_BUSES = [0x05, 0x26, 0x46, 0x65, 0x85, 0xa6, 0xc6, 0xe5];
+
+/**
+ * The `mi300x` box in DPX + NPS1: 8 × 2 = 16 KFD nodes, each with 4 XCCs (152 CUs) and half the HBM
+ * (96 GiB − 8 MiB), all in the one xGMI hive.
+ */
+function mi300xDpx(): MachineProfile {
+  const cpu = (): CpuDescription => ({ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB,
+    threadsPerCore: 2, dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 });
+  return {
+    id: 'mi300x-dpx',
+    description: '8-GPU server as mi300x, partitioned DPX + NPS1: 16 KFD nodes (2 per MI300X), each 4 XCCs / ' +
+      '152 CUs with 96 GiB − 8 MiB of HBM3, one xGMI hive; VRAM is DEVICE_PRIVATE',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: [cpu(), cpu()],
+    gpus: partitionedMi300x(MI300X_BUSES.map((bus, i) => ({ bus, hostNode: i < 4 ? 0 : 1,
+      hiveId: 0x5c83e1d04a7f2b96n })), 'DPX', 'NPS1'),
+    xnackDefault: false,
+    platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
+    firmware: 'server',
+  };
+}
+
+/**
+ * Two MI300X in CPX + NPS4: 2 × 8 = 16 KFD nodes of one XCC (38 CUs) each; XCPs 2k and 2k+1 share memory
+ * partition k (48 GiB, the last one 48 GiB − 16 MiB), so a node has 24 GiB (nodes 6 and 7: 24 GiB − 8 MiB).
+ * A full 8-GPU box in CPX has 64 nodes, more than the simulator's 31; this one keeps two devices, and
+ * without xGMI peer access between them (amdgpu.use_xgmi_p2p=0: the adev's xGMI hive id is not used), so
+ * the nodes of one device are one hive only by being one adev (KFD's hive_id is then pci_dev_id).
+ */
+function mi300xCpxNps4(): MachineProfile {
+  return {
+    id: 'mi300x-cpx-nps4',
+    description: '2× AMD Instinct MI300X partitioned CPX + NPS4 on 1× AMD EPYC 9654 (96 cores, 768 GiB DDR5): ' +
+      '16 KFD nodes, each 1 XCC / 38 CUs with 24 GiB of HBM3 (2 XCPs per 48 GiB memory partition), ' +
+      'PCIe 5.0, no xGMI peer access (use_xgmi_p2p=0); VRAM is DEVICE_PRIVATE',
+    kfdVersion: { major: 1, minor: 17 },
+    cpus: [{ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB, threadsPerCore: 2,
+      dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 }],
+    gpus: partitionedMi300x(MI300X_BUSES.slice(0, 2).map((bus) => ({ bus, hostNode: 0, hiveId: 0n })), 'CPX', 'NPS4'),
+    xnackDefault: false,
+    platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
+    firmware: 'server',
+  };
+}
+
 /**
  * No GPU: the KFD virtual CRAT gives one CPU node with gpu_id 0. The values are the QEMU guest the
  * reference measured on 6.12 (kfd-in-qemu.md: -smp 2 -m 2G, size_in_bytes 2067599360, BOCHS/BXPC ids).
@@ -238,6 +342,8 @@ const BUILDERS: Record<ProfileId, () => MachineProfile> = {
   mi210,
   mi300a,
   mi300x,
+  'mi300x-dpx': mi300xDpx,
+  'mi300x-cpx-nps4': mi300xCpxNps4,
   'cpu-only': cpuOnly,
 };
 

@@ -154,6 +154,33 @@ export function pciDevId(gpu: GpuDescription): number {
   return ((gpu.pci.bus & 0xff) << 8) | ((gpu.pci.device & 0x1f) << 3) | (gpu.pci.function & 7);
 }
 
+/** kfd->num_nodes > 1: the device is split into several KFD nodes (one per XCP). */
+function multiNode(gpu: GpuDescription): boolean {
+  return (gpu.partition?.xcpCount ?? 1) > 1;
+}
+
+/**
+ * kfd->hive_id, which the node's hive_id shows and the CRAT xGMI links key on (kfd_device.c:
+ * kgd2kfd_device_init): the xGMI hive id, or for a GC 9.4.3 device split into several nodes outside any
+ * hive, pci_dev_id ("the KFD abstracts all partitions within a socket as xGMI connected").
+ */
+function kfdHiveId(gpu: GpuDescription): bigint {
+  if (gpu.hiveId !== 0n) return gpu.hiveId;
+  if (multiNode(gpu) && gcIpVersion(gpu.gfxTargetVersion)?.[2] === 3) return BigInt(pciDevId(gpu));
+  return 0n;
+}
+
+/**
+ * kfd_device.c: kfd_get_num_sdma_engines / kfd_get_num_xgmi_sdma_engines: the device's SDMA instances are
+ * shared out among its nodes; two per node serve PCIe, the rest xGMI.
+ */
+function sdmaEngines(gpu: GpuDescription, a: AsicInfo): { pcie: number; xgmi: number } {
+  if (!multiNode(gpu)) return { pcie: a.numSdmaEngines, xgmi: a.numSdmaXgmiEngines };
+  const perNode = Math.floor((a.numSdmaEngines + a.numSdmaXgmiEngines) / gpu.partition!.xcpCount);
+  const pcie = a.numSdmaXgmiEngines > 0 ? Math.min(perNode, 2) : perNode;
+  return { pcie, xgmi: perNode - pcie };
+}
+
 function activeCuBitmaps(gpu: GpuDescription, a: AsicInfo): number[][][] {
   // cu_info->bitmap[xcc][se][sh]: spread the active CUs evenly, lowest bits first (harvested CUs high).
   const shCount = gpu.numXcc * a.shaderEngines * a.shPerSe;
@@ -307,7 +334,7 @@ function buildNodes(profile: MachineProfile): NodeRecord[] {
       caches: gpuCaches(gpu, a, simdIdBase),
       ioLinks: [toCpu],
       p2pLinks: [],
-      hiveId: gpu.hiveId,
+      hiveId: kfdHiveId(gpu),
     };
     nodes.push(node);
     node.props.push(['__simd_id_base', simdIdBase]);
@@ -319,13 +346,24 @@ function buildNodes(profile: MachineProfile): NodeRecord[] {
 
     // xGMI links to GPUs of the same hive already added (lower proximity domain); the reverse link is
     // added to the peer because the CRAT entry is bi-directional (kfd_parse_subtype_iolink).
-    if (gpu.hiveId !== 0n) {
+    const hive = kfdHiveId(gpu);
+    if (hive !== 0n) {
       for (let pj = 0; pj < gi; pj++) {
         const peer = profile.gpus[pj]!;
-        if (peer.hiveId !== gpu.hiveId) continue;
-        const n = xgmiLinks(profile, gi, pj);
-        const hops = n > 0 ? 1 : 2;
-        const l = link(IOLINK_TYPE_XGMI, nodeId, cpuCount + pj, KFD_CRAT_XGMI_WEIGHT * hops, n > 0 ? 50000 : 0, n * 50000);
+        if (kfdHiveId(peer) !== hive) continue;
+        let l: IoLinkRecord;
+        if (multiNode(gpu)) {
+          // kfd_fill_gpu_xgmi_link_to_gpu without TA info (num_nodes > 1): a node of the same device is one
+          // hop at HBM bandwidth; any other node two sockets away, bandwidth unknown (0).
+          const same = peer.partition?.device === gpu.partition!.device;
+          const bw = same ? 819200 : 0;
+          l = link(IOLINK_TYPE_XGMI, nodeId, cpuCount + pj,
+            same ? KFD_CRAT_INTRA_SOCKET_WEIGHT : 2 * KFD_CRAT_INTRA_SOCKET_WEIGHT + KFD_CRAT_XGMI_WEIGHT, bw, bw);
+        } else {
+          const n = xgmiLinks(profile, gi, pj);
+          const hops = n > 0 ? 1 : 2;
+          l = link(IOLINK_TYPE_XGMI, nodeId, cpuCount + pj, KFD_CRAT_XGMI_WEIGHT * hops, n > 0 ? 50000 : 0, n * 50000);
+        }
         node.ioLinks.push(l);
         nodes[cpuCount + pj]!.ioLinks.push({ ...l, nodeFrom: cpuCount + pj, nodeTo: nodeId });
       }
@@ -345,7 +383,7 @@ function buildNodes(profile: MachineProfile): NodeRecord[] {
     // kfd_add_peer_prop: GPUs not in one hive reach each other through PCIe peer-to-peer.
     for (let pj = 0; pj < gi; pj++) {
       const peer = profile.gpus[pj]!;
-      if (peer.hiveId !== 0n && peer.hiveId === gpu.hiveId) continue;
+      if (kfdHiveId(peer) !== 0n && kfdHiveId(peer) === hive) continue;
       const peerNode = nodes[cpuCount + pj]!;
       const l1 = node.ioLinks[0]!;
       const l2 = peerNode.ioLinks[0]!;
@@ -387,19 +425,21 @@ function fillIolinkNonCratInfo(nodes: NodeRecord[], nodeId: number, profile: Mac
         inbound.flags |= IOLINK_FLAG_NON_COHERENT;
       }
       const gpus = profile.gpus.length;
-      const supportRec = peer.gpu !== undefined && gpu.memoryKind !== 'apu' && gpus === 8 &&
-        a.numSdmaXgmiEngines >= 14 && gcIpVersion(gpu.gfxTargetVersion)?.[2] === 3;
+      const sdma = sdmaEngines(gpu, a);
+      // support_rec_eng also needs kfd->num_nodes == 1 (an unpartitioned device).
+      const supportRec = peer.gpu !== undefined && gpu.memoryKind !== 'apu' && gpus === 8 && !multiNode(gpu) &&
+        sdma.xgmi >= 14 && gcIpVersion(gpu.gfxTargetVersion)?.[2] === 3;
       if (supportRec) {
         const src = profile.gpus.indexOf(gpu);
         const dst = peer.gpu ? profile.gpus.indexOf(peer.gpu) : 0;
         l.recommendedSdmaEngineIdMask = 1 << (REC_SDMA_ENG_MAP[src]?.[dst] ?? 0);
         inbound.recommendedSdmaEngineIdMask = 1 << (REC_SDMA_ENG_MAP[dst]?.[src] ?? 0);
       } else {
-        let num = a.numSdmaEngines;
+        let num = sdma.pcie;
         let offset = 0;
-        if (l.type === IOLINK_TYPE_XGMI && a.numSdmaXgmiEngines && peer.gpu) {
-          offset = a.numSdmaEngines;
-          num = a.numSdmaXgmiEngines;
+        if (l.type === IOLINK_TYPE_XGMI && sdma.xgmi && peer.gpu) {
+          offset = sdma.pcie;
+          num = sdma.xgmi;
         }
         for (let i = 0; i < num; i++) {
           l.recommendedSdmaEngineIdMask |= 1 << (i + offset);
@@ -472,6 +512,9 @@ function nodeProperties(n: NodeRecord, cpuMaxMhz: number): [string, number | big
   }
   const a = asicInfo(g.gfxTargetVersion);
   const arrayCount = a.shaderEngines * a.shPerSe * g.numXcc;
+  const sdma = sdmaEngines(g, a);
+  // kfd_topology_add_device: a node of a split device ORs its node_id into location_id.
+  const locationId = multiNode(g) ? (pciDevId(g) | g.partition!.xcpId) : pciDevId(g);
   const { ctlStackSize, cwsrSize } = cwsrSizes(g.gfxTargetVersion, g.simdCount, a.simdPerCu, g.numXcc,
     arrayCount, a.shPerSe);
   return [
@@ -482,9 +525,9 @@ function nodeProperties(n: NodeRecord, cpuMaxMhz: number): [string, number | big
     ['num_gws', a.numGws], ['wave_front_size', a.waveFrontSize], ['array_count', arrayCount],
     ['simd_arrays_per_engine', a.shPerSe], ['cu_per_simd_array', a.maxCuPerSh], ['simd_per_cu', a.simdPerCu],
     ['max_slots_scratch_cu', a.maxSlotsScratchCu], ['gfx_target_version', g.gfxTargetVersion],
-    ['vendor_id', g.vendorId], ['device_id', g.deviceId], ['location_id', pciDevId(g)], ['domain', g.pci.domain],
-    ['drm_render_minor', g.drmRenderMinor], ['hive_id', n.hiveId], ['num_sdma_engines', a.numSdmaEngines],
-    ['num_sdma_xgmi_engines', a.numSdmaXgmiEngines], ['num_sdma_queues_per_engine', a.numSdmaQueuesPerEngine],
+    ['vendor_id', g.vendorId], ['device_id', g.deviceId], ['location_id', locationId], ['domain', g.pci.domain],
+    ['drm_render_minor', g.drmRenderMinor], ['hive_id', n.hiveId], ['num_sdma_engines', sdma.pcie],
+    ['num_sdma_xgmi_engines', sdma.xgmi], ['num_sdma_queues_per_engine', a.numSdmaQueuesPerEngine],
     ['num_cp_queues', a.numCpQueues], ['cwsr_size', cwsrSize], ['ctl_stack_size', ctlStackSize],
     ['max_engine_clk_fcompute', a.maxEngineClkMhz],
     // node_show writes 0 here unconditionally (the real size is in mem_banks).
@@ -495,9 +538,13 @@ function nodeProperties(n: NodeRecord, cpuMaxMhz: number): [string, number | big
   ];
 }
 
-/** adev->unique_id: the serial number fused into the part; a stable 64-bit value derived from the PCI id. */
+/**
+ * adev->unique_id: the serial number fused into the part; a stable 64-bit value derived from the PCI id.
+ * It is the adev's, so every node of a partitioned device shows the same one.
+ */
 function uniqueId(g: GpuDescription): bigint {
-  let x = (BigInt(g.gpuId) << 32n) ^ (BigInt(pciDevId(g)) << 8n) ^ 0x5a3c96e1d2b4f087n;
+  const seed = g.partition ? 0xa1 + g.partition.device : g.gpuId;
+  let x = (BigInt(seed) << 32n) ^ (BigInt(pciDevId(g)) << 8n) ^ 0x5a3c96e1d2b4f087n;
   x ^= x >> 29n;
   x = (x * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
   x ^= x >> 32n;

@@ -101,7 +101,10 @@ export interface TopologyNode {
   deviceId: number;
   locationId: number;
   domain: number;
-  /** 'dddd:bb:dd.f' from domain and location_id, for GPU nodes. */
+  /**
+   * 'dddd:bb:dd.f' from domain and location_id, for GPU nodes; for the nodes of a partitioned device (one
+   * unique_id, location_id | node_id) the device's address, shared by all of them.
+   */
   pciAddress: string | undefined;
   /** /dev/dri/renderD<minor>, for GPU nodes. */
   drmRenderMinor: number | undefined;
@@ -430,6 +433,7 @@ function readOnce(r: Reader, attempt: number, withCaches: boolean): TopologyPres
   }
   const gen1 = parseUint(r.need(genPath), genPath);
   if (gen1 !== gen0) throw new Vanished(`generation_id changed from ${gen0} to ${gen1} during the read`);
+  partitionPciAddresses(nodes);
   const result: TopologyPresent = {
     present: true,
     generationId: gen0,
@@ -446,6 +450,28 @@ function readOnce(r: Reader, attempt: number, withCaches: boolean): TopologyPres
     warnings,
   };
   return withBigintJson(result);
+}
+
+/**
+ * kfd_topology_add_device ORs the node_id into location_id when a device is split into several KFD nodes
+ * (MI300X in DPX/QPX/CPX: kfd->num_nodes > 1), so such a node's location_id is not a PCI address. The nodes
+ * of one device show the same adev->unique_id and differ only in those low bits; the lowest location_id of
+ * the group (node_id 0) is the device's pci_dev_id, and every node of the group is at that address.
+ */
+function partitionPciAddresses(nodes: TopologyNode[]): void {
+  const groups = new Map<string, TopologyNode[]>();
+  for (const n of nodes) {
+    if (!n.isGpu || !n.uniqueId) continue;
+    const key = `${n.domain}/${n.uniqueId}/${n.locationId >> 3}`;
+    const g = groups.get(key);
+    if (g) g.push(n);
+    else groups.set(key, [n]);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    const base = Math.min(...g.map((n) => n.locationId));
+    for (const n of g) n.pciAddress = pciAddress(n.domain, base);
+  }
 }
 
 /** A node file refused with EPERM: only the device cgroup check makes a topology file answer that. */

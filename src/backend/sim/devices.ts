@@ -4,6 +4,7 @@
  * kfd_flat_memory.c: kfd_init_apertures), each with the rules the driver derives from the hardware.
  */
 import type { DeviceMemoryKind, GpuDescription, MachineProfile } from '../../platform/profile-types.js';
+import { xcpMemorySize } from '../../platform/partitions.js';
 import { PAGE_SHIFT } from '../abi.js';
 
 /** At most this many GPUs fit the 32-bit access bitmaps the model keeps (the kernel's MAX_GPU_INSTANCE is 64). */
@@ -22,6 +23,27 @@ export interface SimGpu {
   readonly vramPages: number;
   /** AMDKFD_IOC_AVAILABLE_MEMORY's answer in bytes (amdgpu_amdkfd_get_available_memory). */
   readonly availableBytes: bigint;
+  /**
+   * The physical device (adev) this node is on: the nodes of a partitioned device share it; every other
+   * GPU has its own. svm_nodes_in_same_hive compares adevs.
+   */
+  readonly device: number;
+  /**
+   * The VRAM pool TTM places this node's SVM BOs in and evicts from: the node's memory partition
+   * (amdgpu_bo_placement_from_domain: fpfn/lpfn of mem_partitions[xcp->mem_id]), shared by the XCPs of
+   * that partition; for an unpartitioned GPU, its own VRAM. Equal ids = one pool.
+   */
+  readonly memPool: number;
+  /** Pages of that pool (the memory partition's size, or the GPU's VRAM). */
+  readonly memPoolPages: number;
+}
+
+/**
+ * The node's VRAM as KFD sees it (KFD_XCP_MEMORY_SIZE): amdgpu_amdkfd_xcp_memory_size for a partition node,
+ * the device's VRAM otherwise.
+ */
+export function nodeVramBytes(desc: GpuDescription): number {
+  return desc.partition ? xcpMemorySize(desc.partition) : desc.vramBytes;
 }
 
 const MiB = 1n << 20n;
@@ -34,13 +56,16 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
   if (profile.gpus.length > SIM_MAX_GPUS) {
     throw new RangeError(`profile ${profile.id}: the simulator models at most ${SIM_MAX_GPUS} GPUs`);
   }
-  // amdgpu_amdkfd.c: amdgpu_amdkfd_total_mem_size = system RAM + every dGPU's VRAM; the page-table
-  // reserve is ESTIMATE_PT_SIZE(total) = max(total >> 14, AMDGPU_VM_RESERVED_VRAM).
+  // amdgpu_amdkfd.c: amdgpu_amdkfd_total_mem_size = system RAM + every dGPU's real_vram_size (once per
+  // adev, however many KFD nodes it has); the page-table reserve is ESTIMATE_PT_SIZE(total) =
+  // max(total >> 14, AMDGPU_VM_RESERVED_VRAM), taken from every node's VRAM alike.
+  const devices = physicalDevices(profile);
   let total = 0n;
   for (const c of profile.cpus) total += BigInt(c.memoryBytes);
-  for (const g of profile.gpus) if (g.memoryKind !== 'apu') total += BigInt(g.vramBytes);
+  for (const d of devices.first) if (d.memoryKind !== 'apu') total += BigInt(d.partition?.deviceVramBytes ?? d.vramBytes);
   const reservedForPt = total >> 14n > AMDGPU_VM_RESERVED_VRAM ? total >> 14n : AMDGPU_VM_RESERVED_VRAM;
   const seen = new Set<number>();
+  const pools = new Map<string, number>();
   return profile.gpus.map((desc, idx) => {
     if (!Number.isInteger(desc.gpuId) || desc.gpuId <= 0 || desc.gpuId > 0xffffffff || desc.gpuId === 0xffffffff) {
       throw new RangeError(`profile ${profile.id}: gpu_id ${desc.gpuId} is not a valid non-zero u32`);
@@ -48,7 +73,20 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
     if (seen.has(desc.gpuId)) throw new RangeError(`profile ${profile.id}: duplicate gpu_id 0x${desc.gpuId.toString(16)}`);
     seen.add(desc.gpuId);
     const isApu = desc.memoryKind === 'apu';
-    let available = BigInt(desc.vramBytes) - reservedForPt;
+    const vram = nodeVramBytes(desc);
+    // The topology shows vramBytes as the node's mem bank; a partition whose bank is not the kernel's
+    // amdgpu_amdkfd_xcp_memory_size describes no machine the driver makes.
+    if (desc.vramBytes !== vram) {
+      throw new RangeError(`profile ${profile.id}: gpu_id 0x${desc.gpuId.toString(16)} is XCP ` +
+        `${desc.partition!.xcpId} of a ${desc.partition!.computeMode}/${desc.partition!.memoryMode} device: its VRAM ` +
+        `is ${vram} bytes (amdgpu_amdkfd_xcp_memory_size), not ${desc.vramBytes}`);
+    }
+    const device = devices.index[idx]!;
+    const poolKey = desc.partition ? `${device}/${desc.partition.memId}` : `${device}`;
+    let memPool = pools.get(poolKey);
+    if (memPool === undefined) pools.set(poolKey, (memPool = pools.size));
+    const poolBytes = desc.partition ? desc.partition.memPartitionBytes : desc.vramBytes;
+    let available = BigInt(vram) - reservedForPt;
     if (available < 0n) available = 0n;
     // amdgpu_amdkfd_get_available_memory: dGPUs align down to 2 MiB, APUs to a page.
     const align = isApu ? BigInt(1 << PAGE_SHIFT) : VRAM_AVAILABILITY_ALIGN;
@@ -62,13 +100,38 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
       isApu,
       vramPages: isApu ? 0 : Number(available >> BigInt(PAGE_SHIFT)),
       availableBytes: available,
+      device,
+      memPool,
+      memPoolPages: isApu ? 0 : Math.floor(poolBytes / 2 ** PAGE_SHIFT),
     };
   });
 }
 
-/** kfd_svm.c: svm_nodes_in_same_hive (same device, or amdgpu_xgmi_same_hive: equal non-zero hive ids). */
+/**
+ * The physical devices of a profile: `index[i]` is GPU entry i's device number (the nodes of one
+ * partitioned device share it), `first` one entry per device.
+ */
+function physicalDevices(profile: MachineProfile): { index: number[]; first: GpuDescription[] } {
+  const byPartitionDevice = new Map<number, number>();
+  const first: GpuDescription[] = [];
+  const index = profile.gpus.map((g) => {
+    if (g.partition) {
+      const known = byPartitionDevice.get(g.partition.device);
+      if (known !== undefined) return known;
+      byPartitionDevice.set(g.partition.device, first.length);
+    }
+    first.push(g);
+    return first.length - 1;
+  });
+  return { index, first };
+}
+
+/**
+ * kfd_svm.c: svm_nodes_in_same_hive: the same adev (two partitions of one device are, whatever their
+ * hive ids), or amdgpu_xgmi_same_hive: different adevs with equal non-zero xGMI hive ids.
+ */
 export function sameHive(a: SimGpu, b: SimGpu): boolean {
-  return a === b || (a.desc.hiveId !== 0n && a.desc.hiveId === b.desc.hiveId);
+  return a === b || a.device === b.device || (a.desc.hiveId !== 0n && a.desc.hiveId === b.desc.hiveId);
 }
 
 /**
@@ -79,7 +142,8 @@ export function sameHive(a: SimGpu, b: SimGpu): boolean {
 export function maxSvmRangePages(gpus: readonly SimGpu[]): number {
   let min = 0;
   for (const g of gpus) {
-    let pages = Math.floor(g.desc.vramBytes / 2 ** 17);
+    // KFD_XCP_MEMORY_SIZE(adev, xcp id) per node: a partition's share, not the device's VRAM.
+    let pages = Math.floor(nodeVramBytes(g.desc) / 2 ** 17);
     pages = Math.min(Math.max(pages, 2 ** 9), 2 ** 18);
     pages = 2 ** Math.floor(Math.log2(pages));
     if (min === 0 || pages < min) min = pages;
@@ -104,13 +168,17 @@ export function systemMemLimit(profile: MachineProfile): number {
 
 /**
  * kfd_migrate.c: kgd2kfd_init_zone_device reserves system memory for the struct pages of the VRAM it
- * registers with HMM (SVM_HMM_PAGE_STRUCT_SIZE: 64 bytes per 4 KiB page), for every non-APU GPU.
+ * registers with HMM (SVM_HMM_PAGE_STRUCT_SIZE: 64 bytes per 4 KiB page), for every non-APU GPU: once
+ * per adev, over its whole real_vram_size (the KFD nodes of a partitioned device share one pgmap).
  */
 export function hmmPageStructBytes(gpus: readonly SimGpu[]): number {
   let total = 0;
+  const counted = new Set<number>();
   for (const g of gpus) {
-    if (g.isApu || !g.svmSupported) continue;
-    const size = Math.ceil(g.desc.vramBytes / (2 * 1024 * 1024)) * 2 * 1024 * 1024;
+    if (g.isApu || !g.svmSupported || counted.has(g.device)) continue;
+    counted.add(g.device);
+    const vram = g.desc.partition?.deviceVramBytes ?? g.desc.vramBytes;
+    const size = Math.ceil(vram / (2 * 1024 * 1024)) * 2 * 1024 * 1024;
     total += (size / 4096) * 64;
   }
   return total;

@@ -12,9 +12,10 @@ function topo(id: string): TopologyPresent {
 }
 
 describe('getProfile', () => {
-  it('knows the five profiles and names them when asked for another', () => {
-    expect([...PROFILE_IDS]).toEqual(['mi250x', 'mi210', 'mi300a', 'mi300x', 'cpu-only']);
-    expect(() => getProfile('mi100')).toThrow(/unknown machine profile "mi100".*mi250x, mi210, mi300a, mi300x, cpu-only/);
+  it('knows the seven profiles and names them when asked for another', () => {
+    expect([...PROFILE_IDS]).toEqual(['mi250x', 'mi210', 'mi300a', 'mi300x', 'mi300x-dpx', 'mi300x-cpx-nps4', 'cpu-only']);
+    expect(() => getProfile('mi100')).toThrow(
+      /unknown machine profile "mi100".*mi250x, mi210, mi300a, mi300x, mi300x-dpx, mi300x-cpx-nps4, cpu-only/);
   });
 
   it('returns a fresh copy each time', () => {

@@ -31,7 +31,8 @@ describe.each(PROFILE_IDS)('profile %s', (id) => {
     expect(root.addressesHidden).toBe(false);
     const coherent = b.profile.gpus.filter((g) => g.memoryKind === 'coherent').length;
     expect(root.softReserved.length).toBe(coherent);
-    const priv = b.profile.gpus.filter((g) => g.memoryKind === 'private').length;
+    // One device-private range per physical device: the nodes of a partitioned one share its pgmap.
+    const priv = b.profile.gpus.filter((g) => g.memoryKind === 'private' && (g.partition?.xcpId ?? 0) === 0).length;
     expect(root.devicePrivate.length).toBe(priv);
   });
 
