@@ -146,13 +146,17 @@ function checkU32(name: string, v: number): void {
   if (v < 0 || v > 0xffffffff) throw new RangeError(`${name} ${v} does not fit a u32`);
 }
 
+/** True for an integer in [0, 2^32). */
+const isU32 = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 0xffffffff && Number.isInteger(v);
+
 function checkAttrs(attrs: readonly SvmAttribute[]): readonly SvmAttribute[] {
   if (!Array.isArray(attrs)) throw new TypeError('attrs must be an array of { type, value }');
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i];
     if (typeof a !== 'object' || a === null) throw new TypeError(`attrs[${i}] must be { type, value }`);
-    checkU32(`attrs[${i}].type`, a.type);
-    checkU32(`attrs[${i}].value`, a.value);
+    // The names are built only for the error (a template string per attribute and call was an allocation).
+    if (!isU32(a.type)) checkU32(`attrs[${i}].type`, a.type);
+    if (!isU32(a.value)) checkU32(`attrs[${i}].value`, a.value);
   }
   return attrs;
 }

@@ -21,6 +21,7 @@ import {
 import type { SvmAttribute } from '../contract.js';
 import type { MachineProfile } from '../../platform/profile-types.js';
 import { AddressSpace } from './address-space.js';
+import { BoTable } from './bo-table.js';
 import { buildGpus, hmmPageStructBytes, maxSvmRangePages, sameHive, systemMemLimit, type SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
 import { Residency, type SnapshotRun } from './residency.js';
@@ -106,7 +107,6 @@ function granule(st: Store, page: number, k: number): { s: number; l: number } {
 
 export class KfdProcess {
   readonly gpus: SimGpu[];
-  private readonly byId = new Map<number, SimGpu>();
   /** svms->bitmap_supported. */
   readonly supported: number;
   xnack: boolean;
@@ -140,14 +140,11 @@ export class KfdProcess {
   constructor(readonly profile: MachineProfile, readonly opts: ProcessOptions) {
     this.gpus = buildGpus(profile);
     let supported = 0;
-    for (const g of this.gpus) {
-      this.byId.set(g.gpuId, g);
-      if (g.svmSupported) supported |= 1 << g.idx;
-    }
+    for (const g of this.gpus) if (g.svmSupported) supported |= 1 << g.idx;
     this.supported = supported;
     this.xnack = profile.xnackDefault;
     // svm_range_list_init: default_granularity = min(amdgpu_svm_default_granularity, 0x1B).
-    this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus));
+    this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus), new BoTable(this.gpus.length));
     this.mem = new Residency(this.gpus, this.ranges);
     this.gpuMaps = this.gpus.map(() => new RunMap<boolean>());
     this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));
@@ -160,7 +157,11 @@ export class KfdProcess {
 
   /** The GPU of a gpu_id (unique per machine: buildGpus refuses duplicates). */
   gpu(gpuId: number): SimGpu | undefined {
-    return this.byId.get(gpuId);
+    // A scan of at most SIM_MAX_GPUS entries, cheaper than a Map lookup for the handful a machine has
+    // (it runs several times per migration).
+    const gpus = this.gpus;
+    for (let i = 0; i < gpus.length; i++) if (gpus[i]!.gpuId === gpuId) return gpus[i];
+    return undefined;
   }
 
   /** kfd_process_gpuidx_from_gpuid: -1 when the process has no such device. */
@@ -699,7 +700,7 @@ export class KfdProcess {
     const st = this.ranges.store;
     while (this.mem.freePages(g) < need) {
       const victim = this.mem.takeVictim(g, this.ranges.boAt(self));
-      if (!victim) return false;
+      if (victim < 0) return false;
       this.counters.evictions++;
       for (const pk of this.ranges.slotsOf(victim)) this.vramToRam(pk, st.start(pk), st.last(pk), MigrateTrigger.TTM_EVICTION);
       // Every range of the BO is in RAM now and has let go of it (svm_range_vram_node_free).

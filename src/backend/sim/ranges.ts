@@ -25,34 +25,7 @@ import {
   U_PREF,
   U_PREFETCH,
 } from './range-store.js';
-import type { SimGpu } from './devices.js';
-
-/**
- * An svm_range_bo: the VRAM buffer svm_range_vram_node_new allocates for a whole range (prange->npages) the
- * first time any of its pages moves to a GPU, shared by the pieces of the range when it is split later.
- * It holds its VRAM until no range refers to it. A range's row refers to it by `id + 1` (RangeList.bos).
- */
-export interface SvmBo {
-  /** Its index in RangeList.bos, for as long as the object lives (a freed BO is reused with its id). */
-  readonly id: number;
-  gpu: SimGpu;
-  /**
-   * The ranges sharing it (svm_bo->range_list), each known by its first page (unique in the list, and fixed
-   * while the range is in it: only ranges in the list are on a BO's list, as svm_range_unlink takes a range
-   * off both), in the order they joined: the first inline in `one` (-1 when none), all of them in `many` once
-   * a second joins (most BOs serve one range: no array to allocate). Use boAdd, boDelete, boSize.
-   */
-  one: number;
-  many: number[] | undefined;
-  /** Its size in pages. */
-  pages: number;
-  /** Still allocated (counted in the GPU's VRAM use). */
-  live: boolean;
-  /** Its neighbours in its GPU's TTM LRU list, and whether it is on that list (Residency keeps them). */
-  lruPrev: SvmBo | undefined;
-  lruNext: SvmBo | undefined;
-  inLru: boolean;
-}
+import type { BoTable } from './bo-table.js';
 
 /** The store of the ranges in a list: their rows, and the hash index of their first pages. */
 export type Store = RangeStore<SvmRange>;
@@ -256,27 +229,6 @@ export class SvmRange {
 
 export const npages = (r: SvmRange): number => r.last - r.start + 1;
 
-/** The range starting at page `start` joins a BO's range list (a no-op if it is on it). */
-export function boAdd(bo: SvmBo, start: number): void {
-  if (bo.many) {
-    if (!bo.many.includes(start)) bo.many.push(start);
-  } else if (bo.one < 0) bo.one = start;
-  else if (bo.one !== start) {
-    bo.many = [bo.one, start];
-    bo.one = -1;
-  }
-}
-
-/** The range starting at page `start` leaves a BO's range list. */
-export function boDelete(bo: SvmBo, start: number): void {
-  if (bo.many) {
-    const i = bo.many.indexOf(start);
-    if (i >= 0) bo.many.splice(i, 1);
-  } else if (bo.one === start) bo.one = -1;
-}
-
-export const boSize = (bo: SvmBo): number => (bo.many ? bo.many.length : bo.one >= 0 ? 1 : 0);
-
 /** kfd_svm.c: svm_range_set_default_attributes. */
 export function defaultAttrs(defaultGranularity: number): Pick<SvmRange, 'preferredLoc' | 'prefetchLoc' | 'granularity' | 'flags'> {
   return {
@@ -291,13 +243,13 @@ export class RangeList {
   readonly tree = new IntervalMap<SvmRange>();
   /** The rows of the ranges in the list, and which range starts at a page. */
   readonly store: Store = new RangeStore<SvmRange>();
-  /** Every SvmBo made so far, by id (Residency makes and reuses them; rows refer to them as id + 1). */
-  readonly bos: SvmBo[] = [];
 
   constructor(
     readonly defaultGranularity: number,
     /** max_svm_range_pages (svm_range_set_max_pages). */
     readonly maxPages: number,
+    /** The process's BOs (Residency makes and frees them; rows refer to them as id + 1). */
+    readonly bos: BoTable,
   ) {}
 
   get size(): number {
@@ -319,7 +271,7 @@ export class RangeList {
     this.tree.insert(r.start, r.last + 1, r);
     r.attach();
     const bo = this.boOf(r);
-    if (bo) boAdd(bo, r.start);
+    if (bo >= 0) this.bos.addMember(bo, r.start);
   }
 
   remove(r: SvmRange): void {
@@ -327,25 +279,22 @@ export class RangeList {
     this.tree.delete(start);
     r.detach();
     const bo = this.boOf(r);
-    if (bo) boDelete(bo, start);
+    if (bo >= 0) this.bos.deleteMember(bo, start);
   }
 
-  /** prange->svm_bo of a range, in the list or not. */
-  boOf(r: SvmRange): SvmBo | undefined {
-    const ref = r.boRef;
-    return ref === 0 ? undefined : this.bos[ref - 1];
+  /** prange->svm_bo of a range, in the list or not: its id, or -1. */
+  boOf(r: SvmRange): number {
+    return r.boRef - 1;
   }
 
-  /** prange->svm_bo of the range in row k. */
-  boAt(k: number): SvmBo | undefined {
-    const ref = this.store.bo(k);
-    return ref === 0 ? undefined : this.bos[ref - 1];
+  /** prange->svm_bo of the range in row k: its id, or -1. */
+  boAt(k: number): number {
+    return this.store.bo(k) - 1;
   }
 
   /** The rows of the ranges on a BO's range list, in its order (a copy: callers change the list). */
-  slotsOf(bo: SvmBo): number[] {
-    const starts = bo.many ? bo.many : bo.one >= 0 ? [bo.one] : [];
-    return starts.map((s) => this.store.find(s));
+  slotsOf(bo: number): number[] {
+    return this.bos.members(bo).map((s) => this.store.find(s));
   }
 
   /** The range holding `page`: the hash index answers when the range starts there, the tree otherwise. */

@@ -7,7 +7,7 @@
 import { PAGE_SHIFT } from '../abi.js';
 import type { SimGpu } from './devices.js';
 import { RunMap } from './interval-map.js';
-import { boDelete, boSize, type RangeList, type SvmBo, type SvmRange } from './ranges.js';
+import type { RangeList, SvmRange } from './ranges.js';
 
 export type PageLocation = 'system' | 'device-private' | 'device-coherent';
 
@@ -32,11 +32,6 @@ export class Residency {
   private readonly used: number[];
   /** Pages resident per GPU. */
   private readonly resident: number[];
-  /**
-   * Per GPU: the SVM BOs in its VRAM, least recently used first, as TTM's LRU list_head: a doubly linked
-   * list through the BOs (a Map of 5*10^4 BOs cost ~400 ns per delete + set on this machine; this, ~30).
-   */
-  private readonly lru: Array<{ head: SvmBo | undefined; tail: SvmBo | undefined }>;
 
   /**
    * The migrations work on a range's row (slot k of `list.store`), not its object: a slot is valid until
@@ -48,7 +43,6 @@ export class Residency {
   ) {
     this.used = gpus.map(() => 0);
     this.resident = gpus.map(() => 0);
-    this.lru = gpus.map(() => ({ head: undefined, tail: undefined }));
   }
 
   /** VRAM pages allocated to SVM BOs on a GPU. */
@@ -138,98 +132,59 @@ export class Residency {
   /** True when the range in row k already has a BO on this GPU (no allocation needed to move pages there). */
   hasBoOn(k: number, g: SimGpu): boolean {
     const bo = this.list.boAt(k);
-    return bo !== undefined && bo.gpu === g && bo.live;
+    return bo >= 0 && this.list.bos.gpu(bo) === g.idx && this.list.bos.live(bo);
   }
 
-  /** svm_range_vram_node_new for the range in row k: it gets (or reuses) a BO on the GPU, which TTM moves to the LRU tail. */
+  /**
+   * svm_range_vram_node_new for the range in row k: it gets (or reuses) a BO on the GPU, which TTM moves to
+   * the tail of the GPU's LRU.
+   */
   attachBo(k: number, g: SimGpu): void {
+    const bos = this.list.bos;
     const cur = this.list.boAt(k);
-    if (cur && cur.gpu === g) {
-      this.lruRemove(cur);
-      this.lruAppend(cur);
+    if (cur >= 0 && bos.gpu(cur) === g.idx) {
+      bos.lruRemove(cur);
+      bos.lruAppend(cur);
       return;
     }
-    if (cur) this.detachBo(k);
+    if (cur >= 0) this.detachBo(k);
     const st = this.list.store;
     const start = st.start(k);
     const pages = st.last(k) - start + 1;
-    let bo = this.freeBos.pop();
-    if (bo) {
-      bo.gpu = g;
-      bo.one = start;
-      bo.many = undefined;
-      bo.pages = pages;
-      bo.live = true;
-    } else {
-      const bos = this.list.bos;
-      bo = { id: bos.length, gpu: g, one: start, many: undefined, pages, live: true, lruPrev: undefined, lruNext: undefined, inLru: false };
-      bos.push(bo);
-    }
-    st.setBo(k, bo.id + 1);
+    const bo = bos.alloc(g.idx, pages, start);
+    st.setBo(k, bo + 1);
     this.used[g.idx] = (this.used[g.idx] ?? 0) + pages;
-    this.lruAppend(bo);
-  }
-
-  /** Puts a BO at the tail of its GPU's LRU (most recently used). */
-  private lruAppend(bo: SvmBo): void {
-    const l = this.lru[bo.gpu.idx]!;
-    bo.lruPrev = l.tail;
-    bo.lruNext = undefined;
-    if (l.tail) l.tail.lruNext = bo;
-    else l.head = bo;
-    l.tail = bo;
-    bo.inLru = true;
-  }
-
-  /** Takes a BO off its GPU's LRU, if it is on it. */
-  private lruRemove(bo: SvmBo): void {
-    if (!bo.inLru) return;
-    const l = this.lru[bo.gpu.idx]!;
-    if (bo.lruPrev) bo.lruPrev.lruNext = bo.lruNext;
-    else l.head = bo.lruNext;
-    if (bo.lruNext) bo.lruNext.lruPrev = bo.lruPrev;
-    else l.tail = bo.lruPrev;
-    bo.lruPrev = undefined;
-    bo.lruNext = undefined;
-    bo.inLru = false;
+    bos.lruAppend(bo);
   }
 
   /** svm_range_vram_node_free: the range in row k lets go of its BO. */
   detachBo(k: number): void {
     const bo = this.list.boAt(k);
-    if (!bo) return;
+    if (bo < 0) return;
     const st = this.list.store;
-    boDelete(bo, st.start(k));
+    this.list.bos.deleteMember(bo, st.start(k));
     st.setBo(k, 0);
     this.dropBoIfIdle(bo);
   }
 
-  /** A BO no range refers to any more is freed (svm_range_bo_release on the last reference). */
-  dropBoIfIdle(bo: SvmBo | undefined): void {
-    if (!bo || boSize(bo) !== 0 || !bo.live) return;
-    bo.live = false;
-    this.lruRemove(bo);
-    this.used[bo.gpu.idx] = (this.used[bo.gpu.idx] ?? 0) - bo.pages;
-    this.freeBos.push(bo);
+  /**
+   * A BO (id, or -1 for none) no range refers to any more is freed (svm_range_bo_release on the last
+   * reference). A freed id is referred to only by ranges already out of the list (garbage once the call that
+   * removed them ends; nothing reads their BO after it has been dropped) and by no range in the list (only a
+   * BO whose range list is empty is freed).
+   */
+  dropBoIfIdle(bo: number): void {
+    const bos = this.list.bos;
+    if (bo < 0 || bos.memberCount(bo) !== 0 || !bos.live(bo)) return;
+    bos.lruRemove(bo);
+    const g = bos.gpu(bo);
+    this.used[g] = (this.used[g] ?? 0) - bos.pages(bo);
+    bos.free(bo);
   }
 
-  /**
-   * Freed BOs, reused by attachBo: a prefetch pass over 10^5 ranges made 10^5 BOs that lived until the pass
-   * back, each promoted to the old generation, whose growth brought major GCs into the calls after. A freed
-   * BO is referenced only by ranges already out of the list (garbage once the call that removed them ends;
-   * nothing reads their `bo` after it has been dropped) and by no range in the list (dropBoIfIdle frees only
-   * a BO whose range list is empty).
-   */
-  private readonly freeBos: SvmBo[] = [];
-
-  /** The least recently used BO of a GPU other than `except`, taken off the LRU (TTM picks it to evict). */
-  takeVictim(g: SimGpu, except: SvmBo | undefined): SvmBo | undefined {
-    for (let bo = this.lru[g.idx]!.head; bo; bo = bo.lruNext) {
-      if (bo === except) continue;
-      this.lruRemove(bo);
-      return bo;
-    }
-    return undefined;
+  /** The least recently used BO of a GPU other than `except` (id or -1), taken off the LRU (TTM picks it to evict); -1 if none. */
+  takeVictim(g: SimGpu, except: number): number {
+    return this.list.bos.takeVictim(g.idx, except);
   }
 
   /**

@@ -1,0 +1,187 @@
+/**
+ * The svm_range_bo's of a process (kfd_svm.c: struct svm_range_bo), as records in typed arrays: the VRAM
+ * buffer svm_range_vram_node_new allocates for a whole range (prange->npages) the first time any of its
+ * pages moves to a GPU, shared by the pieces of the range when it is split later, and held until no range
+ * refers to it. Each GPU's TTM LRU list runs through the records.
+ *
+ * Why records and not objects: a prefetch pass over 10^5 ranges makes 10^5 BOs that live until the pass
+ * back. As objects every one of them survived the young generation, and the scavenges copying them made a
+ * prefetch in that pass up to twice as slow as one in the pass back. Records cost the collector nothing.
+ *
+ * A BO is known by its id (an index here). A range's row refers to it as id + 1 (0: none). Freed ids are
+ * reused, so an id is only meaningful while the BO is live or referred to by a range in the list.
+ */
+
+/** Record layout in 32-bit words (8 per record, 32 bytes); the last two hold a page number as a double. */
+const WORDS = 8;
+const W_GPU = 0;
+/** Bit 0: live (counted in its GPU's VRAM use); bit 1: on its GPU's LRU list. */
+const W_STATE = 1;
+const W_PAGES = 2;
+/** LRU neighbours by id (-1 at either end); a freed record's W_NEXT links the free list. */
+const W_PREV = 3;
+const W_NEXT = 4;
+/** The first page of its only member, or -1 (see `members`). */
+const D_ONE = 3;
+
+const LIVE = 1;
+const IN_LRU = 2;
+const NONE = -1;
+
+export class BoTable {
+  private i32 = new Int32Array(0);
+  private f64 = new Float64Array(0);
+  private capacity = 0;
+  private count = 0;
+  private freeHead = NONE;
+  /**
+   * The member lists of BOs shared by two ranges or more, by id. A BO's ranges (svm_bo->range_list) are
+   * known by their first pages (unique in the list, fixed while a range is in it; only ranges in the list
+   * are on a BO's list, as svm_range_unlink takes a range off both), in the order they joined: the first in
+   * the record (D_ONE), all of them here once a second joins. Most BOs serve one range: no array at all.
+   */
+  private readonly many = new Map<number, number[]>();
+  /** Per GPU index: the LRU list's head (least recently used) and tail, by id. */
+  private readonly lruHead: Int32Array;
+  private readonly lruTail: Int32Array;
+
+  constructor(gpuCount: number) {
+    this.lruHead = new Int32Array(gpuCount).fill(NONE);
+    this.lruTail = new Int32Array(gpuCount).fill(NONE);
+    this.grow(64);
+  }
+
+  /** A new live BO of `pages` on the GPU of index gpuIdx, made for the range starting at page `start`. */
+  alloc(gpuIdx: number, pages: number, start: number): number {
+    let id = this.freeHead;
+    if (id !== NONE) this.freeHead = this.i32[id * WORDS + W_NEXT]!;
+    else {
+      if (this.count === this.capacity) this.grow(2 * this.capacity);
+      id = this.count++;
+    }
+    const w = id * WORDS;
+    const i32 = this.i32;
+    i32[w + W_GPU] = gpuIdx;
+    i32[w + W_STATE] = LIVE;
+    i32[w + W_PAGES] = pages;
+    i32[w + W_PREV] = NONE;
+    i32[w + W_NEXT] = NONE;
+    this.f64[id * (WORDS / 2) + D_ONE] = start;
+    return id;
+  }
+
+  /** Gives a BO's record back (it left its LRU list and nothing refers to it). */
+  free(id: number): void {
+    this.i32[id * WORDS + W_STATE] = 0;
+    this.i32[id * WORDS + W_NEXT] = this.freeHead;
+    this.many.delete(id);
+    this.freeHead = id;
+  }
+
+  gpu(id: number): number {
+    return this.i32[id * WORDS + W_GPU]!;
+  }
+
+  pages(id: number): number {
+    return this.i32[id * WORDS + W_PAGES]!;
+  }
+
+  live(id: number): boolean {
+    return (this.i32[id * WORDS + W_STATE]! & LIVE) !== 0;
+  }
+
+  // ---------------------------------------------------------------- svm_bo->range_list
+
+  /** The range starting at page `start` joins a BO's range list (a no-op if it is on it). */
+  addMember(id: number, start: number): void {
+    const many = this.many.get(id);
+    if (many) {
+      if (!many.includes(start)) many.push(start);
+      return;
+    }
+    const d = id * (WORDS / 2) + D_ONE;
+    const one = this.f64[d]!;
+    if (one < 0) this.f64[d] = start;
+    else if (one !== start) {
+      this.many.set(id, [one, start]);
+      this.f64[d] = NONE;
+    }
+  }
+
+  /** The range starting at page `start` leaves a BO's range list. */
+  deleteMember(id: number, start: number): void {
+    const many = this.many.get(id);
+    if (many) {
+      const i = many.indexOf(start);
+      if (i >= 0) many.splice(i, 1);
+      return;
+    }
+    const d = id * (WORDS / 2) + D_ONE;
+    if (this.f64[d] === start) this.f64[d] = NONE;
+  }
+
+  memberCount(id: number): number {
+    const many = this.many.get(id);
+    if (many) return many.length;
+    return this.f64[id * (WORDS / 2) + D_ONE]! >= 0 ? 1 : 0;
+  }
+
+  /** The first pages of a BO's ranges, in list order (a copy: callers change the list while walking it). */
+  members(id: number): number[] {
+    const many = this.many.get(id);
+    if (many) return [...many];
+    const one = this.f64[id * (WORDS / 2) + D_ONE]!;
+    return one >= 0 ? [one] : [];
+  }
+
+  // ---------------------------------------------------------------- TTM LRU, per GPU
+
+  /** Puts a BO at the tail of its GPU's LRU (most recently used). */
+  lruAppend(id: number): void {
+    const i32 = this.i32;
+    const g = i32[id * WORDS + W_GPU]!;
+    const tail = this.lruTail[g]!;
+    i32[id * WORDS + W_PREV] = tail;
+    i32[id * WORDS + W_NEXT] = NONE;
+    if (tail !== NONE) i32[tail * WORDS + W_NEXT] = id;
+    else this.lruHead[g] = id;
+    this.lruTail[g] = id;
+    i32[id * WORDS + W_STATE]! |= IN_LRU;
+  }
+
+  /** Takes a BO off its GPU's LRU, if it is on it. */
+  lruRemove(id: number): void {
+    const i32 = this.i32;
+    const w = id * WORDS;
+    if (!(i32[w + W_STATE]! & IN_LRU)) return;
+    const g = i32[w + W_GPU]!;
+    const prev = i32[w + W_PREV]!;
+    const next = i32[w + W_NEXT]!;
+    if (prev !== NONE) i32[prev * WORDS + W_NEXT] = next;
+    else this.lruHead[g] = next;
+    if (next !== NONE) i32[next * WORDS + W_PREV] = prev;
+    else this.lruTail[g] = prev;
+    i32[w + W_PREV] = NONE;
+    i32[w + W_NEXT] = NONE;
+    i32[w + W_STATE]! &= ~IN_LRU;
+  }
+
+  /** The least recently used BO of a GPU other than `except` (an id or -1), taken off the LRU; -1 if none. */
+  takeVictim(gpuIdx: number, except: number): number {
+    for (let id = this.lruHead[gpuIdx]!; id !== NONE; id = this.i32[id * WORDS + W_NEXT]!) {
+      if (id === except) continue;
+      this.lruRemove(id);
+      return id;
+    }
+    return NONE;
+  }
+
+  private grow(capacity: number): void {
+    const buf = new ArrayBuffer(capacity * WORDS * 4);
+    const i32 = new Int32Array(buf);
+    i32.set(this.i32);
+    this.i32 = i32;
+    this.f64 = new Float64Array(buf);
+    this.capacity = capacity;
+  }
+}
