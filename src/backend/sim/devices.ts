@@ -34,7 +34,11 @@ export interface SimGpu {
    * that partition; for an unpartitioned GPU, its own VRAM. Equal ids = one pool.
    */
   readonly memPool: number;
-  /** Pages of that pool (the memory partition's size, or the GPU's VRAM). */
+  /**
+   * Pages of that pool SVM BOs may fill, on the same terms as vramPages (less the page-table reserve,
+   * 2 MiB aligned): for an unpartitioned GPU it equals vramPages; for a partition node it is its memory
+   * partition's, which the other XCPs of that partition fill too.
+   */
   readonly memPoolPages: number;
 }
 
@@ -86,11 +90,14 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
     let memPool = pools.get(poolKey);
     if (memPool === undefined) pools.set(poolKey, (memPool = pools.size));
     const poolBytes = desc.partition ? desc.partition.memPartitionBytes : desc.vramBytes;
-    let available = BigInt(vram) - reservedForPt;
-    if (available < 0n) available = 0n;
     // amdgpu_amdkfd_get_available_memory: dGPUs align down to 2 MiB, APUs to a page.
     const align = isApu ? BigInt(1 << PAGE_SHIFT) : VRAM_AVAILABILITY_ALIGN;
-    available -= available % align;
+    const usable = (bytes: number): bigint => {
+      let v = BigInt(bytes) - reservedForPt;
+      if (v < 0n) v = 0n;
+      return v - (v % align);
+    };
+    const available = usable(vram);
     return {
       idx,
       gpuId: desc.gpuId,
@@ -102,7 +109,7 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
       availableBytes: available,
       device,
       memPool,
-      memPoolPages: isApu ? 0 : Math.floor(poolBytes / 2 ** PAGE_SHIFT),
+      memPoolPages: isApu ? 0 : Number(usable(poolBytes) >> BigInt(PAGE_SHIFT)),
     };
   });
 }

@@ -132,12 +132,15 @@ describe('svm_nodes_in_same_hive between partitions', () => {
 });
 
 describe('buildGpus on partitions', () => {
-  it('memory pools: XCPs of one memory partition share one, with the partition\'s pages', () => {
+  it('memory pools: XCPs of one memory partition share one, with the partition\'s pages (less the PT reserve)', () => {
     const gpus = buildGpus(getProfile('mi300x-cpx-nps4'));
     expect(gpus.map((g) => g.memPool)).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]);
-    expect(gpus.map((g) => g.memPoolPages * 4096)).toEqual(
-      Array(2).fill([48, 48, 48, 48, 48, 48, 48 - 1 / 64, 48 - 1 / 64].map((g) => g * 1024 ** 3)).flat());
+    // 48 GiB (the last: 48 GiB − 16 MiB) less 75495424 bytes, 2 MiB aligned.
+    const mib = [...Array(6).fill(48 * 1024 - 72), 48 * 1024 - 88, 48 * 1024 - 88];
+    expect(gpus.map((g) => (g.memPoolPages * 4096) / 1024 ** 2)).toEqual([...mib, ...mib]);
     expect(new Set(gpus.map((g) => g.device))).toEqual(new Set([0, 1]));
+    // Unpartitioned, the pool is the GPU's VRAM on vramPages' terms.
+    for (const g of buildGpus(getProfile('mi300x'))) expect(g.memPoolPages).toBe(g.vramPages);
   });
 
   it('the HMM struct pages are counted once per adev over its whole VRAM, not rounded per node', () => {
