@@ -37,8 +37,11 @@ export class BoTable {
   /**
    * The member lists of BOs shared by two ranges or more, by id. A BO's ranges (svm_bo->range_list) are
    * known by their first pages (unique in the list, fixed while a range is in it; only ranges in the list
-   * are on a BO's list, as svm_range_unlink takes a range off both), in the order they joined: the first in
-   * the record (D_ONE), all of them here once a second joins. Most BOs serve one range: no array at all.
+   * are on a BO's list, as svm_range_unlink takes a range off both), in the list's order: a range joins at
+   * the head (list_add in svm_range_vram_node_new, svm_range_clone and svm_range_split_adjust), and the
+   * eviction worker takes them from the head (svm_range_evict_svm_bo_worker: list_first_entry). A lone
+   * member is in the record (D_ONE); once a second joins, all of them are here. Most BOs serve one range:
+   * no array at all.
    */
   private readonly many = new Map<number, number[]>();
   /** Per GPU index: the LRU list's head (least recently used) and tail, by id. */
@@ -92,20 +95,37 @@ export class BoTable {
 
   // ---------------------------------------------------------------- svm_bo->range_list
 
-  /** The range starting at page `start` joins a BO's range list (a no-op if it is on it). */
+  /** The range starting at page `start` joins a BO's range list at its head (a no-op if it is on it). */
   addMember(id: number, start: number): void {
     const many = this.many.get(id);
     if (many) {
-      if (!many.includes(start)) many.push(start);
+      if (!many.includes(start)) many.unshift(start);
       return;
     }
     const d = id * (WORDS / 2) + D_ONE;
     const one = this.f64[d]!;
     if (one < 0) this.f64[d] = start;
     else if (one !== start) {
-      this.many.set(id, [one, start]);
+      this.many.set(id, [start, one]);
       this.f64[d] = NONE;
     }
+  }
+
+  /** Where the range starting at `start` is in a BO's range list (0 = head), or -1. */
+  memberIndex(id: number, start: number): number {
+    const many = this.many.get(id);
+    if (many) return many.indexOf(start);
+    return this.f64[id * (WORDS / 2) + D_ONE] === start ? 0 : -1;
+  }
+
+  /** Moves a member of a BO's range list to `index` (counted after taking it out). */
+  moveMember(id: number, start: number, index: number): void {
+    const many = this.many.get(id);
+    if (!many) return; // a lone member has nowhere to go
+    const i = many.indexOf(start);
+    if (i < 0) return;
+    many.splice(i, 1);
+    many.splice(index, 0, start);
   }
 
   /** The range starting at page `start` leaves a BO's range list. */
@@ -126,7 +146,7 @@ export class BoTable {
     return this.f64[id * (WORDS / 2) + D_ONE]! >= 0 ? 1 : 0;
   }
 
-  /** The first pages of a BO's ranges, in list order (a copy: callers change the list while walking it). */
+  /** The first pages of a BO's ranges, head first (a copy: callers change the list while walking it). */
   members(id: number): number[] {
     const many = this.many.get(id);
     if (many) return [...many];

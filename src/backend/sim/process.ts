@@ -816,6 +816,8 @@ export class KfdProcess {
       this.unmapFromGpus(r.slot, s, l, UnmapTrigger.UNMAP_FROM_CPU);
       // A lazy range unmapped whole: its pages leave VRAM without being written to the runs first.
       if (r.lazy && s === r.start && l === r.last) this.mem.emptyWhole(r.slot);
+      const bo = this.ranges.boOf(r);
+      const boPos = bo >= 0 ? this.ranges.bos.memberIndex(bo, r.start) : -1;
       this.removeRange(r);
       // svm_range_free(prange, true) of the unmapped piece: unreserved when XNACK is off.
       this.rangedPages -= l - s + 1;
@@ -828,7 +830,10 @@ export class KfdProcess {
         this.insertRange(k);
         if (wasInvalid) this.invalid.add(k);
       }
-      this.mem.dropBoIfIdle(this.ranges.boOf(r));
+      // svm_range_unmap_split splits prange in place: the piece left in prange (the low one if there is one)
+      // keeps prange's place in its BO's range list; a second piece is new and joined at the head.
+      if (boPos >= 0 && keep.length > 0) this.ranges.bos.moveMember(bo, keep[0]!.start, boPos + keep.length - 1);
+      this.mem.dropBoIfIdle(bo);
     }
     this.mem.set(startPage, endPage, undefined);
     for (const m of this.gpuMaps) m.assign(startPage, endPage, undefined);

@@ -1,8 +1,9 @@
 /**
  * The BO records (bo-table.ts) against a model made of plain objects and arrays: under random
  * allocations, frees, member changes and LRU moves across the record table's growth, every BO keeps its
- * GPU, size and liveness, its member list in join order, each GPU's LRU its order (TTM picks the head),
- * and a freed id comes back before a new one is made.
+ * GPU, size and liveness, its member list in svm_bo->range_list's order (a range joins at the head, as
+ * list_add puts it; a move keeps the rest in order), each GPU's LRU its order (TTM picks the head), and a
+ * freed id comes back before a new one is made.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +42,7 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
     const big = 2 ** 35 + 12345;
     const id = t.alloc(0, 8, big);
     t.addMember(id, big + 4);
-    expect(t.members(id)).toEqual([big, big + 4]);
+    expect(t.members(id)).toEqual([big + 4, big]);
     t.deleteMember(id, big);
     expect(t.members(id)).toEqual([big + 4]);
     expect(t.memberCount(id)).toBe(1);
@@ -53,6 +54,7 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
       fc.record({ k: fc.constant('free' as const), pick: fc.nat() }),
       fc.record({ k: fc.constant('add' as const), pick: fc.nat(), start: fc.nat(1000) }),
       fc.record({ k: fc.constant('del' as const), pick: fc.nat(), m: fc.nat() }),
+      fc.record({ k: fc.constant('move' as const), pick: fc.nat(), m: fc.nat(), to: fc.nat() }),
       fc.record({ k: fc.constant('touch' as const), pick: fc.nat() }),
       fc.record({ k: fc.constant('unlru' as const), pick: fc.nat() }),
       fc.record({ k: fc.constant('victim' as const), gpu: fc.nat(GPUS - 1), except: fc.nat() }),
@@ -98,7 +100,22 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
               if (id === undefined) break;
               t.addMember(id, o.start);
               const m = live.get(id)!.members;
-              if (!m.includes(o.start)) m.push(o.start);
+              if (!m.includes(o.start)) m.unshift(o.start);
+              break;
+            }
+            case 'move': {
+              const id = pickLive(o.pick);
+              if (id === undefined) break;
+              const m = live.get(id)!.members;
+              if (m.length === 0) break;
+              const start = m[o.m % m.length]!;
+              expect(t.memberIndex(id, start)).toBe(m.indexOf(start));
+              const to = o.to % m.length;
+              t.moveMember(id, start, to);
+              if (m.length > 1) {
+                m.splice(m.indexOf(start), 1);
+                m.splice(to, 0, start);
+              }
               break;
             }
             case 'del': {

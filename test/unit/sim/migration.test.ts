@@ -293,6 +293,59 @@ describe('VRAM capacity and eviction', () => {
     expect(b.vram(A)).toMatchObject({ used: cap, resident: cap });
   });
 
+  /**
+   * The order in which TTM's eviction worker sends a shared BO's ranges back (svm_range_evict_svm_bo_worker
+   * takes list_first_entry of svm_bo->range_list) is the order of their MIGRATE events. A range joins that
+   * list at the head (list_add in svm_range_clone and svm_range_split_adjust); a CPU unmap splits prange in
+   * place (svm_range_unmap_split), so the piece left in prange keeps its place.
+   * Machine: 12 MiB of VRAM, 4 MiB of it for SVM; one range R of 33 pages over three adjacent mappings
+   * lo (16 pages), mid (1) and hi (16), inside one 2 MiB window so it stays one range.
+   */
+  async function sharedBoFixture(): Promise<{
+    b: ReturnType<typeof simWithVms>;
+    lo: { address: bigint };
+    mid: { free(): void };
+    evictionOrder: () => Promise<number[]>;
+  }> {
+    const p = machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 12 * 1024 * 1024 })], { xnackDefault: true });
+    const b = simWithVms(p, { pid: 5 });
+    expect(b.vram(A).capacity).toBe(4n * MiB);
+    b.alloc(4096, { align2M: true });
+    const hi = b.alloc(16 * 4096);
+    const mid = b.alloc(4096);
+    const lo = b.alloc(16 * 4096);
+    expect(lo.address + 17n * PAGE).toBe(hi.address);
+    await b.svmSetAttr(lo.address, 33n * PAGE, [{ type: T.PREFETCH_LOC, value: A }]);
+    expect(b.ranges()).toHaveLength(1);
+    // A SET on page 20 splits R: the clone [20] joins its BO, then the head [0..19], then the tail [21..32].
+    await b.svmSetAttr(lo.address + 20n * PAGE, PAGE, [{ type: T.PREFERRED_LOC, value: A }]);
+    expect(b.ranges()).toHaveLength(3);
+    const evictionOrder = async (): Promise<number[]> => {
+      const ev = b.openSmiEvents(A, smiEventMask(SmiEvent.MIGRATE_START));
+      // 4 MiB of prefetch in two 2 MiB ranges: the second needs R's BO evicted.
+      const y = b.alloc(4 * 1024 * 1024, { align2M: true });
+      await b.svmSetAttr(y.address, 4n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+      expect(b.counters().evictions).toBe(1);
+      const base = lo.address >> 12n;
+      return (await lines(ev))
+        .filter((l) => / 3$/.test(l))
+        .map((l) => Number(BigInt(`0x${/@([0-9a-f]+)\(/.exec(l)![1]}`) - base));
+    };
+    return { b, lo, mid, evictionOrder };
+  }
+
+  it('TTM evicts the ranges of a shared BO last joined first (list_add, list_first_entry)', async () => {
+    const { evictionOrder } = await sharedBoFixture();
+    expect(await evictionOrder()).toEqual([21, 0, 20]);
+  });
+
+  it('a CPU unmap splitting a range of a shared BO keeps the low piece in its place and puts the new one first', async () => {
+    const { b, mid, evictionOrder } = await sharedBoFixture();
+    mid.free(); // page 16, in the middle of [0..19]
+    expect(b.ranges().map((r) => r.size / PAGE)).toEqual([16n, 3n, 1n, 12n]);
+    expect(await evictionOrder()).toEqual([17, 21, 0, 20]);
+  });
+
   it('with no VRAM to reserve the prefetch leaves the pages in RAM and the SET still succeeds', async () => {
     const p = machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 8 * 1024 * 1024 })], { xnackDefault: true });
     const b = simWithVms(p);
