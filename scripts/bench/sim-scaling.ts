@@ -160,22 +160,33 @@ async function timeOps(f: Fixture, op: Op, ops: number): Promise<number> {
 }
 
 /**
- * Warms the JIT up on both directions of a SET (to the GPU and back), on the first ranges, each pair leaving
- * the pages where they were. The timed loops change direction only once per pass over the ranges: warmed up
- * on one direction alone, the optimized code met the other one inside a timed sample at 10^5 ranges, and
- * its deoptimization and recompilation made that sample up to twice as slow as the rest.
+ * Warms the JIT up on every path the timed loops take, over the first `n` ranges, in passes as the timed
+ * loops make them: prefetch to the GPU, SETs and GETs on ranges in VRAM (their prefetch location sticks, so
+ * every SET of a range there checks its migration again: svm_range_trigger_migration), prefetch back, SETs
+ * on ranges in RAM. Warmed up on fewer paths, the optimized code met a new one inside a timed sample at
+ * 10^5 ranges (the timed loops change direction once per pass over the ranges), and its deoptimization
+ * and recompilation made that sample up to twice as slow as the rest. The ranges end in system memory
+ * with both locations SYSMEM, so the timed calls that follow all change something.
  */
-async function warmUp(f: Fixture, pairs: number): Promise<void> {
+async function warmUp(f: Fixture, n: number): Promise<void> {
   const { SvmAttrType, SvmLocation } = f.abi;
   const b = f.backend;
-  const query = [{ type: SvmAttrType.PREFERRED_LOC, value: 0 }];
-  for (const type of [SvmAttrType.PREFERRED_LOC, SvmAttrType.PREFETCH_LOC]) {
-    const toGpu = [{ type, value: f.gpu.gpuId }];
-    const toSys = [{ type, value: SvmLocation.SYSMEM }];
-    for (let k = 0; k < pairs; k++) {
+  const at = (type: number, value: number): Array<{ type: number; value: number }> => [{ type, value }];
+  const gpu = f.gpu.gpuId;
+  const sys = SvmLocation.SYSMEM;
+  const query = at(SvmAttrType.PREFERRED_LOC, 0);
+  const passes = [
+    at(SvmAttrType.PREFETCH_LOC, gpu),
+    at(SvmAttrType.PREFERRED_LOC, gpu),
+    at(SvmAttrType.PREFERRED_LOC, sys),
+    at(SvmAttrType.PREFETCH_LOC, sys),
+    at(SvmAttrType.PREFERRED_LOC, gpu),
+    at(SvmAttrType.PREFERRED_LOC, sys),
+  ];
+  for (const attrs of passes) {
+    for (let k = 0; k < n; k++) {
       const start = f.starts[k % f.count]!;
-      await b.svmSetAttr(start, f.rangeSize, toGpu);
-      await b.svmSetAttr(start, f.rangeSize, toSys);
+      await b.svmSetAttr(start, f.rangeSize, attrs);
       b.svmGetAttr(start, f.rangeSize, query);
     }
   }
@@ -202,7 +213,7 @@ export async function benchSim(opts: SimOptions): Promise<SectionResult> {
     `mi250x profile, one GPU VM acquired; ranges of one page each, a page apart; each call carries one attribute.`,
     `set = PREFERRED_LOC, get = PREFERRED_LOC query, prefetch = PREFETCH_LOC, alternating GPU and system memory` +
       ` once per pass over the ranges; ${rounds} samples of ${num(opsPerSample)} sequential awaited calls, after a` +
-      ` warm-up of ${num(Math.min(opsPerSample, 5000))} calls each way per kind.`,
+      ` warm-up of ${num(Math.min(opsPerSample, 5000))} ranges × 6 passes through every path they take.`,
   ];
 
   const migrationNotes: string[] = [];
