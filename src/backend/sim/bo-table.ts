@@ -10,6 +10,11 @@
  *
  * A BO is known by its id (an index here). A range's row refers to it as id + 1 (0: none). Freed ids are
  * reused, so an id is only meaningful while the BO is live or referred to by a range in the list.
+ *
+ * The LRU lists are per VRAM pool (SimGpu.memPool), not per GPU: TTM evicts from the device's LRU whatever
+ * lies in the placement asked for, which for a partition node is its memory partition
+ * (amdgpu_bo_placement_from_domain), shared by the XCPs of that partition. A pool's list keeps the order
+ * of the device's LRU restricted to the pool, which is all eviction looks at.
  */
 
 /** Record layout in 32-bit words (8 per record, 32 bytes); the last two hold a page number as a double. */
@@ -44,13 +49,15 @@ export class BoTable {
    * no array at all.
    */
   private readonly many = new Map<number, number[]>();
-  /** Per GPU index: the LRU list's head (least recently used) and tail, by id. */
+  /** Per VRAM pool: the LRU list's head (least recently used) and tail, by id. */
   private readonly lruHead: Int32Array;
   private readonly lruTail: Int32Array;
 
-  constructor(gpuCount: number) {
-    this.lruHead = new Int32Array(gpuCount).fill(NONE);
-    this.lruTail = new Int32Array(gpuCount).fill(NONE);
+  /** `poolOf[gpuIdx]`: the VRAM pool of each GPU (pools numbered from 0). */
+  constructor(private readonly poolOf: readonly number[]) {
+    const pools = poolOf.length === 0 ? 0 : Math.max(...poolOf) + 1;
+    this.lruHead = new Int32Array(pools).fill(NONE);
+    this.lruTail = new Int32Array(pools).fill(NONE);
     this.grow(64);
   }
 
@@ -156,10 +163,10 @@ export class BoTable {
 
   // ---------------------------------------------------------------- TTM LRU, per GPU
 
-  /** Puts a BO at the tail of its GPU's LRU (most recently used). */
+  /** Puts a BO at the tail of its pool's LRU (most recently used). */
   lruAppend(id: number): void {
     const i32 = this.i32;
-    const g = i32[id * WORDS + W_GPU]!;
+    const g = this.poolOf[i32[id * WORDS + W_GPU]!]!;
     const tail = this.lruTail[g]!;
     i32[id * WORDS + W_PREV] = tail;
     i32[id * WORDS + W_NEXT] = NONE;
@@ -169,12 +176,12 @@ export class BoTable {
     i32[id * WORDS + W_STATE]! |= IN_LRU;
   }
 
-  /** Takes a BO off its GPU's LRU, if it is on it. */
+  /** Takes a BO off its pool's LRU, if it is on it. */
   lruRemove(id: number): void {
     const i32 = this.i32;
     const w = id * WORDS;
     if (!(i32[w + W_STATE]! & IN_LRU)) return;
-    const g = i32[w + W_GPU]!;
+    const g = this.poolOf[i32[w + W_GPU]!]!;
     const prev = i32[w + W_PREV]!;
     const next = i32[w + W_NEXT]!;
     if (prev !== NONE) i32[prev * WORDS + W_NEXT] = next;
@@ -186,9 +193,9 @@ export class BoTable {
     i32[w + W_STATE]! &= ~IN_LRU;
   }
 
-  /** The least recently used BO of a GPU other than `except` (an id or -1), taken off the LRU; -1 if none. */
-  takeVictim(gpuIdx: number, except: number): number {
-    for (let id = this.lruHead[gpuIdx]!; id !== NONE; id = this.i32[id * WORDS + W_NEXT]!) {
+  /** The least recently used BO of a VRAM pool other than `except` (an id or -1), taken off the LRU; -1 if none. */
+  takeVictim(pool: number, except: number): number {
+    for (let id = this.lruHead[pool]!; id !== NONE; id = this.i32[id * WORDS + W_NEXT]!) {
       if (id === except) continue;
       this.lruRemove(id);
       return id;

@@ -144,7 +144,7 @@ export class KfdProcess {
     this.supported = supported;
     this.xnack = profile.xnackDefault;
     // svm_range_list_init: default_granularity = min(amdgpu_svm_default_granularity, 0x1B).
-    this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus), new BoTable(this.gpus.length));
+    this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus), new BoTable(this.gpus.map((g) => g.memPool)));
     this.mem = new Residency(this.gpus, this.ranges);
     this.gpuMaps = this.gpus.map(() => new RunMap<boolean>());
     this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));

@@ -30,6 +30,8 @@ export class Residency {
   lazyRanges = 0;
   /** Pages of live BOs per GPU. */
   private readonly used: number[];
+  /** Pages of live BOs per VRAM pool (SimGpu.memPool: a memory partition's XCPs share one). */
+  private readonly poolUsed: number[];
   /** Pages resident per GPU. */
   private readonly resident: number[];
 
@@ -42,6 +44,7 @@ export class Residency {
     private readonly list: RangeList,
   ) {
     this.used = gpus.map(() => 0);
+    this.poolUsed = gpus.map(() => 0);
     this.resident = gpus.map(() => 0);
   }
 
@@ -55,8 +58,12 @@ export class Residency {
     return this.resident[g.idx] ?? 0;
   }
 
+  /**
+   * Pages a new BO on this GPU can have without an eviction: what its VRAM pool has left (TTM places and
+   * evicts within the pool; for an unpartitioned GPU that is its own VRAM).
+   */
   freePages(g: SimGpu): number {
-    return g.vramPages - this.usedPages(g);
+    return g.memPoolPages - (this.poolUsed[g.memPool] ?? 0);
   }
 
   /** prange->actual_loc: the gpu_id holding this range's VRAM pages, or 0 (from the range's own count). */
@@ -154,6 +161,7 @@ export class Residency {
     const bo = bos.alloc(g.idx, pages, start);
     st.setBo(k, bo + 1);
     this.used[g.idx] = (this.used[g.idx] ?? 0) + pages;
+    this.poolUsed[g.memPool] = (this.poolUsed[g.memPool] ?? 0) + pages;
     bos.lruAppend(bo);
   }
 
@@ -177,14 +185,19 @@ export class Residency {
     const bos = this.list.bos;
     if (bo < 0 || bos.memberCount(bo) !== 0 || !bos.live(bo)) return;
     bos.lruRemove(bo);
-    const g = bos.gpu(bo);
-    this.used[g] = (this.used[g] ?? 0) - bos.pages(bo);
+    const g = this.gpus[bos.gpu(bo)]!;
+    const pages = bos.pages(bo);
+    this.used[g.idx] = (this.used[g.idx] ?? 0) - pages;
+    this.poolUsed[g.memPool] = (this.poolUsed[g.memPool] ?? 0) - pages;
     bos.free(bo);
   }
 
-  /** The least recently used BO of a GPU other than `except` (id or -1), taken off the LRU (TTM picks it to evict); -1 if none. */
+  /**
+   * The least recently used BO other than `except` (id or -1) in the VRAM pool a new BO on this GPU goes
+   * to, taken off the LRU (TTM picks it to evict); -1 if none. It may be a BO of another XCP of the pool.
+   */
   takeVictim(g: SimGpu, except: number): number {
-    return this.list.bos.takeVictim(g.idx, except);
+    return this.list.bos.takeVictim(g.memPool, except);
   }
 
   /**

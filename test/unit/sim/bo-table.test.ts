@@ -2,8 +2,8 @@
  * The BO records (bo-table.ts) against a model made of plain objects and arrays: under random
  * allocations, frees, member changes and LRU moves across the record table's growth, every BO keeps its
  * GPU, size and liveness, its member list in svm_bo->range_list's order (a range joins at the head, as
- * list_add puts it; a move keeps the rest in order), each GPU's LRU its order (TTM picks the head), and a
- * freed id comes back before a new one is made.
+ * list_add puts it; a move keeps the rest in order), each VRAM pool's LRU its order (TTM picks the head;
+ * the XCPs of a memory partition share a pool), and a freed id comes back before a new one is made.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -16,10 +16,13 @@ interface ModelBo {
 }
 
 const GPUS = 3;
+/** GPUs 0 and 1 are XCPs of one memory partition (one VRAM pool); GPU 2 has its own. */
+const POOL_OF = [0, 0, 1];
+const POOLS = 2;
 
 describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
   it('reuses a freed id, most recently freed first, before growing', () => {
-    const t = new BoTable(1);
+    const t = new BoTable([0]);
     const ids = Array.from({ length: 100 }, (_, i) => t.alloc(0, 1, 1000 + i));
     expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i));
     // The records made before the table grew (past 64) kept their contents.
@@ -38,7 +41,7 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
   });
 
   it('keeps page numbers above 2^32 exact as members', () => {
-    const t = new BoTable(1);
+    const t = new BoTable([0]);
     const big = 2 ** 35 + 12345;
     const id = t.alloc(0, 8, big);
     t.addMember(id, big + 4);
@@ -57,13 +60,14 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
       fc.record({ k: fc.constant('move' as const), pick: fc.nat(), m: fc.nat(), to: fc.nat() }),
       fc.record({ k: fc.constant('touch' as const), pick: fc.nat() }),
       fc.record({ k: fc.constant('unlru' as const), pick: fc.nat() }),
-      fc.record({ k: fc.constant('victim' as const), gpu: fc.nat(GPUS - 1), except: fc.nat() }),
+      fc.record({ k: fc.constant('victim' as const), pool: fc.nat(POOLS - 1), except: fc.nat() }),
     );
     fc.assert(
       fc.property(fc.array(op, { minLength: 50, maxLength: 400 }), (ops) => {
-        const t = new BoTable(GPUS);
+        const t = new BoTable(POOL_OF);
         const live = new Map<number, ModelBo>();
-        const lru: number[][] = Array.from({ length: GPUS }, () => []);
+        // One LRU per pool: the XCPs of a memory partition evict from one list.
+        const lru: number[][] = Array.from({ length: POOLS }, () => []);
         const freed: number[] = [];
         let next = 0;
         const pickLive = (n: number): number | undefined => {
@@ -134,7 +138,7 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
               t.lruRemove(id);
               t.lruAppend(id);
               offLru(id);
-              lru[live.get(id)!.gpu]!.push(id);
+              lru[POOL_OF[live.get(id)!.gpu]!]!.push(id);
               break;
             }
             case 'unlru': {
@@ -145,10 +149,10 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
               break;
             }
             case 'victim': {
-              const l = lru[o.gpu]!;
+              const l = lru[o.pool]!;
               const except = l.length ? l[o.except % l.length]! : -1;
               const want = l.find((id) => id !== except) ?? -1;
-              expect(t.takeVictim(o.gpu, except)).toBe(want);
+              expect(t.takeVictim(o.pool, except)).toBe(want);
               if (want >= 0) l.splice(l.indexOf(want), 1);
               break;
             }
@@ -162,11 +166,11 @@ describe('BoTable (svm_range_bo records and the TTM LRU)', () => {
           expect(t.memberCount(id)).toBe(b.members.length);
         }
         for (const id of freed) expect(t.live(id)).toBe(false);
-        // Each GPU's LRU, drained from the head, in the model's order.
-        for (let g = 0; g < GPUS; g++) {
+        // Each pool's LRU, drained from the head, in the model's order.
+        for (let p = 0; p < POOLS; p++) {
           const got: number[] = [];
-          for (let id = t.takeVictim(g, -1); id >= 0; id = t.takeVictim(g, -1)) got.push(id);
-          expect(got).toEqual(lru[g]);
+          for (let id = t.takeVictim(p, -1); id >= 0; id = t.takeVictim(p, -1)) got.push(id);
+          expect(got).toEqual(lru[p]);
         }
       }),
       { numRuns: 200 },
