@@ -13,6 +13,7 @@ import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { line, type CliIo } from './io.js';
 import { packageVersion } from './version.js';
 import { describeError } from './describe-error.js';
+import { PROFILE_IDS } from '../platform/profiles.js';
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('kfd-svm');
@@ -29,7 +30,7 @@ export function buildProgram(ctx: CommandContext): Command {
         .choices(['auto', 'kfd', 'sim'])
         .env('KFD_SVM_BACKEND'),
     )
-    .addOption(new Option('--profile <id>', 'simulator machine profile (mi250x, mi210, mi300a, mi300x, cpu-only)').env('KFD_SVM_PROFILE'))
+    .addOption(new Option('--profile <id>', `simulator machine profile (${PROFILE_IDS.join(', ')})`).env('KFD_SVM_PROFILE'))
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
