@@ -1,7 +1,7 @@
 // Behaviour differential of two builds of the simulator: the same random sequences of operations (alloc,
 // free, SVM SET with random attributes including prefetches, GET, CPU and GPU accesses, XNACK switches,
-// queues) run through both, on 7 machine shapes (mi250x, mi300a, mi210 and small-VRAM machines with
-// private / coherent GPUs, a hive, XNACK on and off), with an SMI client on every GPU. After every step it
+// queues) run through both, on 8 machine shapes (mi250x, mi300a, mi210, small-VRAM machines with
+// private / coherent GPUs, a hive, XNACK on and off, and a partitioned device whose XCPs share VRAM pools), with an SMI client on every GPU. After every step it
 // compares the result or error (class, code, errno, message), the simulated clock, the counters, the range
 // list, the system-memory account, each GPU's VRAM use, a snapshot of every mapping, the XNACK mode and the
 // SMI text, and stops at the first difference. Use it when changing the simulator for speed: behaviour must
@@ -11,7 +11,9 @@
 //   git worktree add /tmp/base <commit> && (cd /tmp/base && npm ci && npx tsc -p tsconfig.build.json --outDir /tmp/old)
 //   node scripts/sim/differential.mjs /tmp/old /tmp/new 210 300    # seeds, steps per seed
 //
-// (It was the check behind the row-store, lazy-residency and BO-reuse work: 63,000 steps identical.)
+// (It was the check behind the row-store, lazy-residency and BO-reuse work, and the slot-based migrations
+// and BO records after it: 63,000 steps identical each time. The partitioned shape came later: a build
+// before it runs 7 shapes.)
 const [DA, DB, SEEDS = '200', OPS = '300'] = process.argv.slice(2);
 const simA = await import(`${DA}/backend/sim/index.js`), simB = await import(`${DB}/backend/sim/index.js`);
 const abi = await import(`${DA}/backend/abi.js`);
@@ -31,6 +33,14 @@ const profiles = [
   (r) => machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 6 * MiB }), gpu({ gpuId: B, drmRenderMinor: 129, memoryKind: 'coherent', vramBytes: 6 * MiB })], { xnackDefault: r() < 0.5 }),
   (r) => machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 6 * MiB })], { xnackDefault: r() < 0.5 }),
 ];
+// A partitioned device (CPX + NPS4: 8 XCPs of 12 MiB usable, two per 32 MiB VRAM pool), when the build has
+// partitions: XCPs of one memory partition fill and evict one pool.
+const parts = await import(`${DA}/platform/partitions.js`).catch(() => undefined);
+if (parts) {
+  profiles.push((r) => machine(parts.deviceXcps(0, 'CPX', 'NPS4', 8, 160 * MiB).map((x, i) =>
+    gpu({ gpuId: 0x3000 + i, drmRenderMinor: 128 + i, pci: { domain: 0, bus: 0x05, device: 0, function: 0 }, vramBytes: x.vramBytes, numXcc: 1, partition: x.partition })),
+    { xnackDefault: r() < 0.5 }));
+}
 const ser = (v) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `${x}n` : x));
 let checked = 0; const tot = { migrations: 0, evictions: 0, cpu: 0, gpu: 0, vm: 0, qe: 0, smi: 0, errs: 0, ranges: 0 };
 for (let seed = 1; seed <= +SEEDS; seed++) {
