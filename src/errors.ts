@@ -19,6 +19,8 @@ export type ApiErrorCode =
   | 'ENOGPU'
   /** The backend cannot do it here: the native addon failed to load, or `bytes` cannot be an ArrayBuffer. */
   | 'EBACKEND'
+  /** `bytes` in a runtime that forbids external ArrayBuffers (Electron 21+): `read()`/`write()` copy instead. */
+  | 'ENOEXTBUF'
   /** The buffer (or registered range) was freed. */
   | 'EFREED'
   /** The device was closed. */
@@ -43,6 +45,7 @@ export const SVM_ERROR_CODES: readonly SvmErrorCode[] = [
   'ENOSVM',
   'ENOGPU',
   'EBACKEND',
+  'ENOEXTBUF',
   'EFREED',
   'ECLOSED',
   'ESPAN',
@@ -131,7 +134,9 @@ const DEFAULT_HINTS: Record<SvmErrorCode, string> = {
   ENOGPU:
     'The kernel accepts SVM ranges only once a GPU VM exists, and this machine has no GPU with SVM support: run on a GPU node, or use the simulator with a GPU profile (KFD_SVM_PROFILE=mi250x).',
   EBACKEND:
-    'The backend cannot do this here (the native addon failed to load, or the runtime forbids external buffers): reinstall the package (npm rebuild kfd-svm), or use the simulator (KFD_SVM_BACKEND=sim).',
+    'The backend cannot do this here (the native addon failed to load, or the simulator cannot back a range this large with host memory): reinstall the package (npm rebuild kfd-svm), or use the simulator (KFD_SVM_BACKEND=sim).',
+  ENOEXTBUF:
+    "This runtime forbids external ArrayBuffers (Electron 21+, V8's memory cage), so the memory cannot be viewed in place: copy with buf.read(offset, length) / buf.read(offset, target) and buf.write(offset, source).",
   EFREED: 'This buffer was freed; allocate a new one with device.alloc().',
   ECLOSED: 'The device was closed; call open() again.',
   ESPAN:

@@ -4,6 +4,7 @@
  * backend that is.
  */
 import type { MappedMemory, SvmAttribute } from './backend/contract.js';
+import { ExternalBuffersForbiddenError, isKernelError } from './backend/errors.js';
 import {
   decodeGetAnswer,
   encodeSetAttributes,
@@ -11,7 +12,7 @@ import {
   type SvmAttributeState,
   type SvmAttributes,
 } from './attributes.js';
-import { SvmError } from './errors.js';
+import { SvmError, toSvmError } from './errors.js';
 import type { GpuRef } from './gpu.js';
 import { resolveSpan, type Span } from './span.js';
 import type { RangeHost } from './range-host.js';
@@ -153,7 +154,8 @@ export class SvmRange {
 }
 
 /**
- * Memory allocated by `device.alloc()` and registered as an SVM range: `bytes` is the memory itself.
+ * Memory allocated by `device.alloc()` and registered as an SVM range: `bytes` is the memory itself, and
+ * `read()`/`write()` copy out of and into it (the way in where `bytes` cannot exist: Electron 21+).
  */
 export class SvmBuffer extends SvmRange {
   #memory: MappedMemory;
@@ -171,7 +173,8 @@ export class SvmBuffer extends SvmRange {
 
   /**
    * The memory as bytes, with no copy: writes here are writes to the SVM range, and after a prefetch to a
-   * coherent GPU the CPU reads VRAM in place. Throws EFREED after free (the view is detached then).
+   * coherent GPU the CPU reads VRAM in place. Throws EFREED after free (the view is detached then), and
+   * ENOEXTBUF in a runtime that forbids external ArrayBuffers (Electron 21+): use `read()`/`write()` there.
    */
   get bytes(): Uint8Array {
     checkOf(this, 'bytes');
@@ -180,17 +183,100 @@ export class SvmBuffer extends SvmRange {
       try {
         buffer = this.#memory.buffer;
       } catch (e) {
-        // The backend cannot hand the memory out as an ArrayBuffer: a runtime that forbids external
-        // buffers (Electron 21+), or a simulated mapping too large to back with host memory.
-        throw new SvmError('EBACKEND', `bytes: ${e instanceof Error ? e.message : String(e)}`, {
+        const why = `bytes: ${e instanceof Error ? e.message : String(e)}`;
+        if (e instanceof ExternalBuffersForbiddenError) throw new SvmError('ENOEXTBUF', why, { cause: e });
+        // A simulated mapping too large to back with host memory.
+        throw new SvmError('EBACKEND', why, {
           cause: e,
-          hint: 'The range still works for set/get/prefetch/access; its bytes cannot be viewed in this runtime (or, on the simulator, at this size).',
+          hint: 'The range still works for set/get/prefetch/access; its bytes cannot be viewed at this size on the simulator.',
         });
       }
       this.#bytes = new Uint8Array(buffer);
     }
     return this.#bytes;
   }
+
+  /**
+   * Copies bytes out of the buffer, from the byte `offset` (no alignment needed): `read(offset, length)`
+   * returns them in a new Uint8Array; `read(offset, target)` fills `target` (a TypedArray, Buffer or
+   * DataView) with `target.byteLength` bytes and returns it. A CPU read like any other: pages in
+   * device-private VRAM migrate back on the way. Works in every runtime, `bytes` or not.
+   * ESPAN when the bytes run past the end; EARG for a bad offset, length or target; EFREED, ECLOSED.
+   */
+  read(offset: number, length: number): Uint8Array;
+  read<T extends ArrayBufferView>(offset: number, target: T): T;
+  read(offset: number, arg: number | ArrayBufferView): ArrayBufferView {
+    checkOf(this, 'read');
+    checkByteOffset('read', offset);
+    if (typeof arg === 'number') {
+      if (!Number.isSafeInteger(arg) || arg < 0) {
+        throw new SvmError('EARG', `read: length must be a non-negative integer, got ${String(arg)}`);
+      }
+      this.#checkInside('read', offset, arg);
+      const out = new Uint8Array(arg);
+      this.#copy('read', () => this.#memory.read(offset, out));
+      return out;
+    }
+    this.#checkInside('read', offset, viewLength('read', 'target', arg));
+    this.#copy('read', () => this.#memory.read(offset, arg));
+    return arg;
+  }
+
+  /**
+   * Copies `source` (a TypedArray, Buffer or DataView) into the buffer at the byte `offset`. The same rules
+   * and errors as `read`.
+   */
+  write(offset: number, source: ArrayBufferView): void {
+    checkOf(this, 'write');
+    checkByteOffset('write', offset);
+    this.#checkInside('write', offset, viewLength('write', 'source', source));
+    this.#copy('write', () => this.#memory.write(offset, source));
+  }
+
+  #checkInside(op: string, offset: number, length: number): void {
+    if (offset > this.size || length > this.size - offset) {
+      throw new SvmError('ESPAN', `${op}: ${length} bytes at offset ${offset} run past the end of the buffer (${this.size} bytes)`, {
+        hint: 'offset + length must be at most the buffer\'s size; read/write offsets are in bytes and need no alignment.',
+      });
+    }
+  }
+
+  /** The backend's copy, its refusals as SvmErrors (the arguments were checked above). */
+  #copy(op: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (isKernelError(e)) throw toSvmError(e, { op });
+      // The simulator cannot back a mapping this large with host memory (see `bytes`).
+      throw new SvmError('EBACKEND', `${op}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+}
+
+function checkByteOffset(op: string, offset: unknown): asserts offset is number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new SvmError('EARG', `${op}: offset must be a non-negative integer number of bytes, got ${String(offset)}`);
+  }
+}
+
+/** The byte length of an ArrayBufferView argument; EARG for anything else, or a view of a detached buffer. */
+function viewLength(op: string, name: string, v: unknown): number {
+  const bad = (why: string): SvmError => new SvmError('EARG', `${op}: ${name} ${why}`);
+  if (!ArrayBuffer.isView(v)) throw bad('must be a TypedArray, Buffer or DataView');
+  let n: number;
+  try {
+    n = v.byteLength; // a DataView's getter throws TypeError once its buffer is detached
+  } catch {
+    throw bad('is a view of a detached ArrayBuffer');
+  }
+  if (n === 0 && v.buffer.byteLength === 0) {
+    try {
+      new Uint8Array(v.buffer, 0, 0); // throws for a detached buffer (Node 20 has no ArrayBuffer#detached)
+    } catch {
+      throw bad('is a view of a detached ArrayBuffer');
+    }
+  }
+  return n;
 }
 
 /** @internal True once `free()` was called on the handle (whatever the device's state). */

@@ -50,6 +50,7 @@ export async function benchZeroCopy(opts: ZeroCopyOptions): Promise<SectionResul
   ];
 
   const ext = addon.memAlloc(size);
+  if (ext.buffer === null) throw new Error('bench: this runtime forbids external ArrayBuffers (memAlloc gave buffer: null)');
   const extView = new Uint32Array(ext.buffer);
   const plainView = new Uint32Array(new ArrayBuffer(size));
   if (extView.length !== plainView.length) throw new Error(`bench: memAlloc gave ${ext.size} bytes for ${size}`);

@@ -51,9 +51,22 @@ export interface MappedMemory {
   readonly size: number;
   /**
    * The memory itself as an ArrayBuffer, with no copy. Throws once freed (the kfd backend detaches the
-   * buffer on free so no view can reach unmapped memory).
+   * buffer on free so no view can reach unmapped memory), and throws `ExternalBuffersForbiddenError`
+   * (src/backend/errors.ts) in a runtime that forbids external ArrayBuffers (Electron 21+): there only
+   * `read()`/`write()` reach the memory.
    */
   readonly buffer: ArrayBuffer;
+  /**
+   * Copies `target.byteLength` bytes of the memory, from `offset`, into `target` (a TypedArray, Buffer or
+   * DataView; its byte offset honoured). Works where `buffer` cannot. A CPU access like any other: pages in
+   * device-private VRAM fault back to system memory (the simulator leaves that to `cpuAccess`).
+   * - TypeError: `offset` is not a number; `target` is not an ArrayBufferView, or views a detached buffer.
+   * - RangeError: `offset` is not an integer in [0, 2^53-1], or `offset + target.byteLength` exceeds `size`.
+   * - KernelError EFAULT (syscall 'memcpy') once freed: the pages are gone.
+   */
+  read(offset: number, target: ArrayBufferView): void;
+  /** Copies `source` into the memory at `offset`; the same checks and errors as `read`. */
+  write(offset: number, source: ArrayBufferView): void;
   /** True after `free()`. */
   readonly freed: boolean;
   /** Unmaps the memory. Idempotent. Ranges over it go away as the kernel's MMU notifier removes them. */

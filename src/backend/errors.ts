@@ -28,3 +28,13 @@ export class KernelError extends Error {
 export function isKernelError(e: unknown): e is KernelError {
   return e instanceof KernelError;
 }
+
+/**
+ * What `MappedMemory.buffer` throws where the runtime forbids external ArrayBuffers (Electron 21+: V8's
+ * memory cage keeps every ArrayBuffer inside the cage, and napi_create_external_arraybuffer answers
+ * napi_no_external_buffers_allowed), or the addon was built for such a runtime
+ * (NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED). The memory is mapped all the same: `read()`/`write()` copy.
+ */
+export class ExternalBuffersForbiddenError extends Error {
+  override readonly name = 'ExternalBuffersForbiddenError';
+}

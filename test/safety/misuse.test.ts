@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAddon, type NativeAddon } from '../../src/backend/kfd/index.js';
 import { childResult, fakeKfdShim, runChild } from './child.js';
 
-type Kind = 'device' | 'mapping' | 'smi' | 'u32' | 'i32' | 'u64' | 'size' | 'peekLen' | 'nattr' | 'bool?' | 'path' | 'attrs' | 'fd' | 'u32out2';
+type Kind = 'device' | 'mapping' | 'smi' | 'u32' | 'i32' | 'u64' | 'size' | 'peekLen' | 'nattr' | 'bool?' | 'path' | 'attrs' | 'fd' | 'u32out2' | 'memOffset' | 'view';
 type FunctionKeys = { [K in keyof NativeAddon]: NativeAddon[K] extends (...args: never[]) => unknown ? K : never }[keyof NativeAddon];
 type DataKeys = Exclude<keyof NativeAddon, FunctionKeys>;
 
@@ -33,6 +33,8 @@ const SIGNATURES: Record<FunctionKeys, Kind[]> = {
   memAlloc: ['size', 'bool?'],
   memFree: ['mapping'],
   memIsFreed: ['mapping'],
+  memRead: ['mapping', 'memOffset', 'view'],
+  memWrite: ['mapping', 'memOffset', 'view'],
   memPeek: ['u64', 'peekLen'],
   kfdSmiOpen: ['device', 'u32', 'u64'],
   smiAdopt: ['fd'],
@@ -104,6 +106,8 @@ describe('every function × every parameter × every bad value', () => {
       kfdIsOpen: 'ok', // answers false
       memFree: 'ok', // idempotent
       memIsFreed: 'ok', // answers true
+      memRead: 'errno:EFAULT', // the pages are gone: what a copy from unmapped memory answers
+      memWrite: 'errno:EFAULT',
       smiRead: 'ok', // resolves '' (end of stream)
       smiClose: 'ok', // idempotent
     });

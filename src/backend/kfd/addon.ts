@@ -42,8 +42,12 @@ export interface NativeAbi {
 
 export interface NativeMapping {
   handle: NativeMappingHandle;
-  /** External ArrayBuffer over the mapping (no copy); detached by memFree. */
-  buffer: ArrayBuffer;
+  /**
+   * External ArrayBuffer over the mapping (no copy); detached by memFree. null where the runtime forbids
+   * external buffers (napi_no_external_buffers_allowed: Electron 21+), or in a build with
+   * NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED: the memory is mapped all the same, and memRead/memWrite reach it.
+   */
+  buffer: ArrayBuffer | null;
   address: bigint;
   /** Bytes mapped: the request rounded up to whole pages. */
   size: number;
@@ -122,6 +126,14 @@ export interface NativeAddon {
   /** Detaches the buffer, then munmap. Idempotent. */
   memFree(h: NativeMappingHandle): void;
   memIsFreed(h: NativeMappingHandle): boolean;
+  /**
+   * Copies target.byteLength bytes of the mapping, from offset, into target (memmove: target may view the
+   * mapping itself). TypeError: not a TypedArray/Buffer/DataView, or a view of a detached buffer. RangeError:
+   * offset not an integer in [0, 2^53-1], or the span outside the mapping. EFAULT (syscall 'memcpy') once freed.
+   */
+  memRead(h: NativeMappingHandle, offset: number, target: ArrayBufferView): void;
+  /** Copies source into the mapping at offset; the same checks as memRead. */
+  memWrite(h: NativeMappingHandle, offset: number, source: ArrayBufferView): void;
   /** A copy of `length` bytes at `address` (process_vm_readv: EFAULT for unmapped memory, never a crash). */
   memPeek(address: bigint, length: number): Uint8Array;
 

@@ -1,6 +1,8 @@
 /** MappedMemory over the addon's mmap allocations. */
 import type { MappedMemory } from '../contract.js';
+import { ExternalBuffersForbiddenError } from '../errors.js';
 import type { NativeAddon, NativeMapping } from './addon.js';
+import { native } from './errors.js';
 
 export class KfdMappedMemory implements MappedMemory {
   readonly address: bigint;
@@ -16,12 +18,30 @@ export class KfdMappedMemory implements MappedMemory {
     this.size = native.size;
   }
 
-  /** The memory as an ArrayBuffer (no copy). Throws once freed: the buffer is detached then. */
+  /**
+   * The memory as an ArrayBuffer (no copy). Throws once freed (the buffer is detached then), and
+   * ExternalBuffersForbiddenError where the runtime gave none (the addon's memAlloc answered buffer: null).
+   */
   get buffer(): ArrayBuffer {
     if (this.freed) {
       throw new Error(`kfd-svm: the mapping at 0x${this.address.toString(16)} was freed; its buffer is detached`);
     }
+    if (this.native.buffer === null) {
+      throw new ExternalBuffersForbiddenError(
+        'kfd-svm: this runtime forbids external ArrayBuffers (Electron 21+ and its V8 memory cage), so the ' +
+          `mapping at 0x${this.address.toString(16)} cannot be viewed in place; read() and write() copy`,
+      );
+    }
     return this.native.buffer;
+  }
+
+  /** One memRead: its EFAULT (a freed mapping) becomes a KernelError; argument errors pass through. */
+  read(offset: number, target: ArrayBufferView): void {
+    native(() => this.addon.memRead(this.native.handle, offset, target));
+  }
+
+  write(offset: number, source: ArrayBufferView): void {
+    native(() => this.addon.memWrite(this.native.handle, offset, source));
   }
 
   get freed(): boolean {

@@ -1,7 +1,8 @@
 /**
  * The simulated process's address space: its VMAs (as runs, so adjacent anonymous mappings merge the way
  * the kernel merges compatible VMAs) and the mappings `alloc()` handed out. Memory contents are a real
- * ArrayBuffer created on first `buffer` access, so mapping 64 GiB costs what mapping 4 KiB does.
+ * ArrayBuffer created on first `buffer` access (or first `write`), so mapping 64 GiB costs what mapping 4 KiB
+ * does.
  */
 import { Errno, PAGE_SHIFT, PAGE_SIZE } from '../abi.js';
 import type { AllocOptions, MappedMemory } from '../contract.js';
@@ -50,6 +51,39 @@ class SimMapping implements MappedMemory {
     return this.isFreed;
   }
 
+  /**
+   * Copies out of the memory, with the addon's checks in the addon's order (native/memory.cc memRead), so
+   * both backends answer misuse alike. Memory never backed reads as zeros (anonymous memory is zero-filled)
+   * and stays unbacked. CPU faults on device-private pages are not modelled here: that is `cpuAccess`.
+   */
+  read(offset: number, target: ArrayBufferView): void {
+    checkOffset(offset);
+    const dst = viewBytes(target, 'target');
+    this.checkSpan(offset, dst.length);
+    if (dst.length === 0) return;
+    if (this.backing) dst.set(new Uint8Array(this.backing, offset, dst.length)); // set() copies overlaps right
+    else dst.fill(0);
+  }
+
+  /** Copies into the memory (backing it first, as `buffer` does); the checks of `read`. */
+  write(offset: number, source: ArrayBufferView): void {
+    checkOffset(offset);
+    const src = viewBytes(source, 'source');
+    this.checkSpan(offset, src.length);
+    if (src.length === 0) return;
+    new Uint8Array(this.buffer, offset, src.length).set(src);
+  }
+
+  /** memRead's checks after the arguments': a live mapping (EFAULT), then the span inside it. */
+  private checkSpan(offset: number, n: number): void {
+    if (this.isFreed) {
+      throw new KernelError(Errno.EFAULT, 'memcpy', undefined, `the mapping at 0x${this.address.toString(16)} was freed`);
+    }
+    if (offset > this.size || n > this.size - offset) {
+      throw new RangeError(`offset ${offset} + length ${n} is outside the mapping of ${this.size} bytes`);
+    }
+  }
+
   /** True once `buffer` was read (the memory exists on the host). */
   get backed(): boolean {
     return this.backing !== undefined;
@@ -60,6 +94,37 @@ class SimMapping implements MappedMemory {
     this.isFreed = true;
     this.backing = undefined;
     this.space.unmap(this);
+  }
+}
+
+/** An offset the addon accepts (native/args.cc ArgSize): a Number that is an integer in [0, 2^53-1]. */
+function checkOffset(offset: unknown): asserts offset is number {
+  if (typeof offset !== 'number') throw new TypeError('offset must be a number');
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(`offset must be an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
+  }
+}
+
+/**
+ * The bytes of a TypedArray, Buffer or DataView (what the addon's ArgView accepts): TypeError for anything
+ * else (a Proxy included: ArrayBuffer.isView answers false for it, as napi_is_typedarray does), and for a
+ * view of a detached buffer (a DataView's byteLength getter throws that TypeError itself).
+ */
+function viewBytes(v: unknown, name: string): Uint8Array {
+  if (!ArrayBuffer.isView(v)) throw new TypeError(`${name} must be a TypedArray, Buffer or DataView`);
+  const n = v.byteLength;
+  if (n === 0 && isDetached(v.buffer)) throw new TypeError(`${name} is a view of a detached ArrayBuffer`);
+  return new Uint8Array(v.buffer, v.byteOffset, n);
+}
+
+/** Node 20 has no ArrayBuffer.prototype.detached; constructing a view over a detached buffer throws. */
+function isDetached(b: ArrayBufferLike): boolean {
+  if (b.byteLength !== 0) return false;
+  try {
+    new Uint8Array(b, 0, 0);
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -144,6 +144,33 @@ const KINDS = {
   } },
 };
 
+// memRead/memWrite's offset into the 4096-byte mapping `mapping()` makes, with the 8-byte view `view` gives
+// (and the view's length with the valid offset 0): a Number up to 2^53 - 1 whose span fits the mapping.
+KINDS.memOffset = { valid: () => 0, bad: () => [
+  ...[...NUM_TYPE_BAD(), 0n].map((v) => [v, 'TypeError']),
+  ...[...NUM_RANGE_BAD, 2 ** 53, 2 ** 64].map((v) => [v, 'RangeError']),
+  // Past the end by a byte, far past it, and where offset + length would wrap a u64 if added naively.
+  ...[4089, 4096, 4097, 2 ** 32, 2 ** 53 - 1].map((v) => [v, 'RangeError']),
+  ...[-0, 1, 4088].map((v) => [v, 'reaches']),
+] };
+KINDS.view = { valid: () => new Uint8Array(8), bad: () => {
+  const detachedU8 = new Uint8Array(new ArrayBuffer(8));
+  const detachedDv = new DataView(detachedU8.buffer);
+  structuredClone(detachedU8.buffer, { transfer: [detachedU8.buffer] });
+  const own = addon.memAlloc(4096); opened.mappings.push(own.handle);
+  const gone = addon.memAlloc(4096); const freedView = new Uint8Array(gone.buffer); addon.memFree(gone.handle);
+  return [
+    ...[undefined, null, 0, 1n, '', 'x'.repeat(8), {}, [0, 0], { byteLength: 8, buffer: new ArrayBuffer(8) },
+      new ArrayBuffer(8), new SharedArrayBuffer(8), Symbol('v'), new Proxy(new Uint8Array(8), {}),
+      detachedU8, detachedDv, freedView].map((v) => [v, 'TypeError']),
+    ...[new Uint8Array(4097), new Float64Array(513), new DataView(new ArrayBuffer(4097))].map((v) => [v, 'RangeError']),
+    ...[new Uint8Array(0), new Uint8Array(4096), new Int16Array(3), new Float64Array(1), new BigUint64Array(512),
+      new DataView(new ArrayBuffer(16), 4, 8), new Uint32Array(new ArrayBuffer(64), 60, 1), Buffer.from('kfd-svm'),
+      new Uint8Array(new SharedArrayBuffer(8)), new Uint8ClampedArray(new ArrayBuffer(0)), new Uint8Array(own.buffer, 8)]
+      .map((v) => [v, 'reaches']),
+  ];
+} };
+
 const REACHES = /^(ok|errno:E[A-Z0-9]+)$/;
 
 /**
