@@ -51,7 +51,8 @@ interface Detached {
  * One svm_range. While it is in a RangeList (attached) its attributes live in the list's store, in the row
  * of `slot`, so a hot call reads one row and not this object; while it is not (a clone being prepared, or a
  * range just removed, which callers may still read) they live in a Detached object of its own. The
- * accessors hide which.
+ * accessors hide which. They only read: the model changes a range in the list through its row
+ * (applyAttrs, the RangeStore setters), and a detached one gets its attributes when it is made.
  */
 export class SvmRange {
   /** Its row in the store while it is in the list, else -1 (the store updates it when the row moves). */
@@ -136,52 +137,24 @@ export class SvmRange {
   get preferredLoc(): number {
     return this.d ? this.d.preferredLoc : this.store.u32[this.slot * ROW_WORDS + U_PREF]!;
   }
-  set preferredLoc(v: number) {
-    if (this.d) this.d.preferredLoc = v;
-    else this.store.u32[this.slot * ROW_WORDS + U_PREF] = v;
-  }
   get prefetchLoc(): number {
     return this.d ? this.d.prefetchLoc : this.store.u32[this.slot * ROW_WORDS + U_PREFETCH]!;
-  }
-  set prefetchLoc(v: number) {
-    if (this.d) this.d.prefetchLoc = v;
-    else this.store.u32[this.slot * ROW_WORDS + U_PREFETCH] = v;
   }
   get granularity(): number {
     return this.d ? this.d.granularity : this.store.i32[this.slot * ROW_WORDS + I_GRAN]!;
   }
-  set granularity(v: number) {
-    if (this.d) this.d.granularity = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_GRAN] = v;
-  }
   get flags(): number {
     return this.d ? this.d.flags : this.store.u32[this.slot * ROW_WORDS + U_FLAGS]!;
-  }
-  set flags(v: number) {
-    if (this.d) this.d.flags = v;
-    else this.store.u32[this.slot * ROW_WORDS + U_FLAGS] = v;
   }
   /** bitmap_access / bitmap_aip over gpuidx. */
   get access(): number {
     return this.d ? this.d.access : this.store.i32[this.slot * ROW_WORDS + I_ACCESS]!;
   }
-  set access(v: number) {
-    if (this.d) this.d.access = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_ACCESS] = v;
-  }
   get aip(): number {
     return this.d ? this.d.aip : this.store.i32[this.slot * ROW_WORDS + I_AIP]!;
   }
-  set aip(v: number) {
-    if (this.d) this.d.aip = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_AIP] = v;
-  }
   get mappedToGpu(): boolean {
     return this.d ? this.d.mappedToGpu : this.store.i32[this.slot * ROW_WORDS + I_MAPPED] !== 0;
-  }
-  set mappedToGpu(v: boolean) {
-    if (this.d) this.d.mappedToGpu = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_MAPPED] = v ? 1 : 0;
   }
   /**
    * prange->vram_pages: its pages in VRAM, all on the GPU of index vramIdx (prange->actual_loc; a range's
@@ -191,24 +164,12 @@ export class SvmRange {
   get vramPages(): number {
     return this.d ? this.d.vramPages : this.store.i32[this.slot * ROW_WORDS + I_VRAM]!;
   }
-  set vramPages(v: number) {
-    if (this.d) this.d.vramPages = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_VRAM] = v;
-  }
   get vramIdx(): number {
     return this.d ? this.d.vramIdx : this.store.i32[this.slot * ROW_WORDS + I_VGPU]!;
-  }
-  set vramIdx(v: number) {
-    if (this.d) this.d.vramIdx = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_VGPU] = v;
   }
   /** prange->svm_bo as id + 1 in RangeList.bos, 0 for none (RangeList.boOf resolves it). */
   get boRef(): number {
     return this.d ? this.d.boRef : this.store.i32[this.slot * ROW_WORDS + I_BO]!;
-  }
-  set boRef(v: number) {
-    if (this.d) this.d.boRef = v;
-    else this.store.i32[this.slot * ROW_WORDS + I_BO] = v;
   }
   /**
    * True when its pages are all in VRAM and kept by this flag instead of the residency runs (see
@@ -217,13 +178,6 @@ export class SvmRange {
    */
   get lazy(): boolean {
     return this.d ? false : this.store.i32[this.slot * ROW_WORDS + I_LAZY] !== 0;
-  }
-  set lazy(v: boolean) {
-    if (this.d) {
-      if (v) throw new Error('internal: a range out of the list cannot keep its pages outside the runs');
-      return;
-    }
-    this.store.i32[this.slot * ROW_WORDS + I_LAZY] = v ? 1 : 0;
   }
 }
 
