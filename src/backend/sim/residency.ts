@@ -1,8 +1,9 @@
 /**
  * Where pages live and what holds them: runs of pages resident in a GPU's VRAM (every other mapped page is
- * in system memory), and the SVM BOs (svm_range_bo) that hold VRAM, in each GPU's TTM LRU. A GPU's VRAM
- * use is the size of its live BOs, as in the kernel (a BO is as large as the range it was made for, however
- * few of its pages have moved). Pure bookkeeping: the migrations that move pages are in process.ts.
+ * in system memory), and the SVM BOs (svm_range_bo, records in bo-table.ts) that hold VRAM, in the TTM
+ * LRU of each VRAM pool. A GPU's VRAM use is the size of its live BOs, as in the kernel (a BO is as large as
+ * the range it was made for, however few of its pages have moved); a pool is full when the BOs of all its
+ * GPUs fill it. Pure bookkeeping: the migrations that move pages are in process.ts.
  */
 import { PAGE_SHIFT } from '../abi.js';
 import type { SimGpu } from './devices.js';
