@@ -2,14 +2,15 @@
  * The svm_range_bo's of a process (kfd_svm.c: struct svm_range_bo), as records in typed arrays: the VRAM
  * buffer svm_range_vram_node_new allocates for a whole range (prange->npages) the first time any of its
  * pages moves to a GPU, shared by the pieces of the range when it is split later, and held until no range
- * refers to it. Each GPU's TTM LRU list runs through the records.
+ * refers to it. The TTM LRU lists run through the records.
  *
  * Why records and not objects: a prefetch pass over 10^5 ranges makes 10^5 BOs that live until the pass
  * back. As objects every one of them survived the young generation, and the scavenges copying them made a
  * prefetch in that pass up to twice as slow as one in the pass back. Records cost the collector nothing.
  *
  * A BO is known by its id (an index here). A range's row refers to it as id + 1 (0: none). Freed ids are
- * reused, so an id is only meaningful while the BO is live or referred to by a range in the list.
+ * reused, so an id is only meaningful while the BO is live or referred to by a range in the list. The table
+ * keeps its peak size (rows hold ids, so records cannot move): 32 bytes per BO at the peak.
  *
  * The LRU lists are per VRAM pool (SimGpu.memPool), not per GPU: TTM evicts from the device's LRU whatever
  * lies in the placement asked for, which for a partition node is its memory partition
@@ -20,7 +21,7 @@
 /** Record layout in 32-bit words (8 per record, 32 bytes); the last two hold a page number as a double. */
 const WORDS = 8;
 const W_GPU = 0;
-/** Bit 0: live (counted in its GPU's VRAM use); bit 1: on its GPU's LRU list. */
+/** Bit 0: live (counted in its GPU's VRAM use); bit 1: on its pool's LRU list. */
 const W_STATE = 1;
 const W_PAGES = 2;
 /** LRU neighbours by id (-1 at either end); a freed record's W_NEXT links the free list. */
