@@ -540,6 +540,127 @@ export function defineContract(name: string, openDevice: () => Promise<Device>):
       });
     });
 
+    describe('copy I/O: read() and write() (the way in where bytes cannot exist: Electron 21+)', () => {
+      it('copies at any byte offset, and agrees with bytes both ways', async (ctx) => {
+        needGpu(ctx.skip);
+        const buf = await alloc(3 * PAGE_SIZE);
+        const patch = pattern(11, 5);
+        buf.write(PAGE_SIZE - 3, patch); // across a page boundary, at an odd offset
+        expect(firstDiff(buf.read(PAGE_SIZE - 3, 11), patch)).toBe(-1);
+        expect(firstDiff(buf.bytes.subarray(PAGE_SIZE - 3, PAGE_SIZE + 8), patch)).toBe(-1);
+        const want = pattern(buf.size, 6);
+        buf.bytes.set(want);
+        expect(firstDiff(buf.read(0, buf.size), want)).toBe(-1);
+        expect(buf.read(buf.size, 0).length).toBe(0);
+      });
+
+      it('read(offset, target) fills the view at its byte offset and returns it; write takes any view kind', async (ctx) => {
+        needGpu(ctx.skip);
+        const buf = await alloc(PAGE_SIZE);
+        buf.write(8, new Uint32Array([0x04030201, 0x08070605]));
+        buf.write(16, new DataView(new Uint8Array([9, 10, 11]).buffer, 1, 2));
+        const whole = new Uint8Array(14).fill(0xee);
+        const view = new DataView(whole.buffer, 2, 10);
+        expect(buf.read(8, view)).toBe(view);
+        expect([...whole]).toEqual([0xee, 0xee, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 0xee, 0xee]);
+        const u16 = buf.read(8, new Uint16Array(2));
+        expect([...u16]).toEqual([0x0201, 0x0403]);
+      });
+
+      it('after a prefetch to every GPU the CPU copies still see and change the data (device-private pages fault back)', async (ctx) => {
+        needGpu(ctx.skip);
+        const buf = await alloc(2 * MiB, { align2M: true });
+        const want = pattern(buf.size, 12);
+        buf.write(0, want);
+        for (const g of svmGpus()) {
+          await buf.prefetch(g);
+          await buf.access(undefined, 'read'); // declares the touch (the simulator's fault rules)
+          expect(firstDiff(buf.read(0, buf.size), want), `after prefetch to ${g.gpuId}`).toBe(-1);
+          await buf.prefetch(g);
+          await buf.access({ offset: 4 * PAGE_SIZE, length: PAGE_SIZE }, 'write');
+          const patch = pattern(100, g.gpuId);
+          buf.write(4 * PAGE_SIZE + 17, patch);
+          want.set(patch, 4 * PAGE_SIZE + 17);
+        }
+        await buf.prefetch('system');
+        expect(firstDiff(buf.read(0, buf.size), want)).toBe(-1);
+        expect(firstDiff(buf.bytes, want)).toBe(-1);
+      });
+
+      it('refuses what does not fit, or is not a view, and copies nothing then: ESPAN, EARG', async (ctx) => {
+        needGpu(ctx.skip);
+        const buf = await alloc(2 * PAGE_SIZE);
+        const want = pattern(buf.size, 13);
+        buf.write(0, want);
+        const eight = new Uint8Array(8).fill(0xee);
+        for (const offset of [buf.size - 7, buf.size + 1, 2 ** 40]) {
+          await rejects(() => buf.read(offset, eight), 'ESPAN');
+          await rejects(() => buf.write(offset, eight), 'ESPAN');
+          await rejects(() => buf.read(offset, 8), 'ESPAN');
+        }
+        await rejects(() => buf.read(0, buf.size + 1), 'ESPAN');
+        for (const offset of [-1, 1.5, NaN, Infinity, 2 ** 53, '0', 0n, undefined]) {
+          await rejects(() => buf.read(offset as never, eight), 'EARG');
+          await rejects(() => buf.write(offset as never, eight), 'EARG');
+        }
+        for (const length of [-1, 0.5, NaN, 2 ** 53]) await rejects(() => buf.read(0, length), 'EARG');
+        const detached = new Uint8Array(new ArrayBuffer(8));
+        const detachedDv = new DataView(detached.buffer);
+        structuredClone(detached.buffer, { transfer: [detached.buffer] });
+        for (const bad of [new ArrayBuffer(8), [1, 2, 3], 'abc', null, {}, new Proxy(new Uint8Array(8), {}), detached, detachedDv]) {
+          await rejects(() => buf.read(0, bad as never), 'EARG');
+          await rejects(() => buf.write(0, bad as never), 'EARG');
+        }
+        expect([...eight]).toEqual(Array(8).fill(0xee));
+        expect(firstDiff(buf.read(0, buf.size), want)).toBe(-1);
+      });
+
+      it('after free EFREED, after close ECLOSED', async (ctx) => {
+        needGpu(ctx.skip);
+        await fresh();
+        const buf = await alloc(PAGE_SIZE);
+        const other = await alloc(PAGE_SIZE);
+        buf.free();
+        await rejects(() => buf.read(0, 1), 'EFREED');
+        await rejects(() => buf.write(0, new Uint8Array(1)), 'EFREED');
+        await device.close();
+        await rejects(() => other.read(0, new Uint8Array(1)), 'ECLOSED');
+        await rejects(() => other.write(0, new Uint8Array(1)), 'ECLOSED');
+      });
+
+      it('backend level: MappedMemory.read/write copy; RangeError outside, TypeError for a non-view, EFAULT (memcpy) once freed', () => {
+        const m = raw.alloc(2 * PAGE_SIZE);
+        const patch = pattern(64, 14);
+        m.write(PAGE_SIZE - 32, patch);
+        const back = new Uint8Array(66);
+        m.read(PAGE_SIZE - 33, back);
+        expect([...back]).toEqual([0, ...patch, 0]);
+        // A view of the mapping itself may overlap the span: the copy behaves as a memmove.
+        const own = new Uint8Array(m.buffer);
+        m.read(PAGE_SIZE - 32, own.subarray(PAGE_SIZE - 30, PAGE_SIZE + 34));
+        expect([...own.subarray(PAGE_SIZE - 32, PAGE_SIZE + 34)]).toEqual([...patch.subarray(0, 2), ...patch]);
+        expect(() => m.read(2 * PAGE_SIZE - 3, new Uint8Array(4))).toThrow(RangeError);
+        expect(() => m.write(2 ** 53 - 1, new Uint8Array(1))).toThrow(RangeError);
+        expect(() => m.write(-1, new Uint8Array(1))).toThrow(RangeError);
+        expect(() => m.write('0' as never, new Uint8Array(1))).toThrow(TypeError);
+        expect(() => m.write(0, [1] as never)).toThrow(TypeError);
+        const detached = new Uint8Array(new ArrayBuffer(4));
+        structuredClone(detached.buffer, { transfer: [detached.buffer] });
+        expect(() => m.read(0, detached)).toThrow(TypeError);
+        m.read(2 * PAGE_SIZE, new Uint8Array(0));
+        m.free();
+        let err: unknown;
+        try {
+          m.read(0, new Uint8Array(1));
+        } catch (e) {
+          err = e;
+        }
+        expect(isKernelError(err)).toBe(true);
+        expect(err).toMatchObject({ code: 'EFAULT', errno: EFAULT, syscall: 'memcpy' });
+        expect(() => m.write(0, new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+      });
+    });
+
     describe('events', () => {
       it('a prefetch to a GPU and back gives start and end events covering every page, with the trigger', async (ctx) => {
         const g = migratingGpus()[0];
