@@ -17,7 +17,7 @@ export type ApiErrorCode =
   | 'ENOSVM'
   /** The kernel refuses SVM ranges until a GPU VM exists, and this device has no GPU with SVM support. */
   | 'ENOGPU'
-  /** The backend cannot do it here: the native addon failed to load, or `bytes` cannot be an ArrayBuffer. */
+  /** The backend cannot do it here: the native addon failed to load, or a simulated range is too large to back. */
   | 'EBACKEND'
   /** `bytes` in a runtime that forbids external ArrayBuffers (Electron 21+): `read()`/`write()` copy instead. */
   | 'ENOEXTBUF'

@@ -6,7 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KernelError } from '../../src/backend/errors.js';
-import { openKfdBackend, type NativeMapping } from '../../src/backend/kfd/index.js';
+import { openKfdBackend, type NativeAddon, type NativeMapping } from '../../src/backend/kfd/index.js';
+import { KfdMappedMemory } from '../../src/backend/kfd/memory.js';
+import type { RangeHost } from '../../src/range-host.js';
+import { SvmBuffer } from '../../src/svm-buffer.js';
 import { addon } from './helpers.js';
 
 const PAGE = addon.pageSize;
@@ -150,6 +153,20 @@ describe('memRead / memWrite', () => {
     mem.read(0, t);
     expect(t[0]).toBe(42);
     expect(() => mem.read(2 * PAGE, new Uint8Array(1))).toThrow(RangeError);
+    mem.free();
+  });
+});
+
+describe('a binary from before memRead/memWrite (a stale build/Release)', () => {
+  it('read/write say the addon is out of date; through the API that is EBACKEND, not a raw TypeError', () => {
+    const stale = { ...addon, memRead: undefined, memWrite: undefined } as unknown as NativeAddon;
+    const mem = new KfdMappedMemory(stale, addon.memAlloc(PAGE));
+    expect(() => mem.read(0, new Uint8Array(1))).toThrow(/no memRead: it was built from older sources.*npm run build:native/);
+    expect(() => mem.write(0, new Uint8Array(1))).toThrow(/no memWrite/);
+    const host: RangeHost = { impl: undefined as never, gpus: [], closed: false, call: (_o, f) => f(), enqueue: async () => undefined, release: () => undefined };
+    const buf = new SvmBuffer(host, mem);
+    expect(() => buf.read(0, 1)).toThrow(expect.objectContaining({ name: 'SvmError', code: 'EBACKEND' }));
+    expect(buf.bytes.length).toBe(PAGE); // the zero-copy view is unaffected
     mem.free();
   });
 });

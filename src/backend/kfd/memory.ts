@@ -37,10 +37,12 @@ export class KfdMappedMemory implements MappedMemory {
 
   /** One memRead: its EFAULT (a freed mapping) becomes a KernelError; argument errors pass through. */
   read(offset: number, target: ArrayBufferView): void {
+    requireCopy(this.addon, 'memRead');
     native(() => this.addon.memRead(this.native.handle, offset, target));
   }
 
   write(offset: number, source: ArrayBufferView): void {
+    requireCopy(this.addon, 'memWrite');
     native(() => this.addon.memWrite(this.native.handle, offset, source));
   }
 
@@ -51,5 +53,18 @@ export class KfdMappedMemory implements MappedMemory {
   /** Detaches every view of the buffer, then unmaps. Idempotent. */
   free(): void {
     this.addon.memFree(this.native.handle);
+  }
+}
+
+/**
+ * A binary built before memRead/memWrite existed (a stale build/Release, which node-gyp-build loads before
+ * the prebuild) lacks them: say so, rather than "this.addon.memRead is not a function".
+ */
+function requireCopy(addon: NativeAddon, name: 'memRead' | 'memWrite'): void {
+  if (typeof addon[name] !== 'function') {
+    throw new Error(
+      `kfd-svm: the loaded native addon has no ${name}: it was built from older sources (a stale build/Release?); ` +
+        'rebuild it with `npm run build:native`',
+    );
   }
 }
