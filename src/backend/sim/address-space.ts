@@ -54,24 +54,33 @@ class SimMapping implements MappedMemory {
   /**
    * Copies out of the memory, with the addon's checks in the addon's order (native/memory.cc memRead), so
    * both backends answer misuse alike. Memory never backed reads as zeros (anonymous memory is zero-filled)
-   * and stays unbacked. CPU faults on device-private pages are not modelled here: that is `cpuAccess`.
+   * and stays unbacked. The copy is a CPU access, as the addon's memcpy is: device-private pages it touches
+   * fault back to system memory first (svm_migrate_to_ram), coherent ones are read in place.
    */
   read(offset: number, target: ArrayBufferView): void {
     checkOffset(offset);
     const dst = viewBytes(target, 'target');
     this.checkSpan(offset, dst.length);
     if (dst.length === 0) return;
+    this.touch(offset, dst.length);
     if (this.backing) dst.set(new Uint8Array(this.backing, offset, dst.length)); // set() copies overlaps right
     else dst.fill(0);
   }
 
-  /** Copies into the memory (backing it first, as `buffer` does); the checks of `read`. */
+  /** Copies into the memory (backing it first, as `buffer` does); the checks and the CPU access of `read`. */
   write(offset: number, source: ArrayBufferView): void {
     checkOffset(offset);
     const src = viewBytes(source, 'source');
     this.checkSpan(offset, src.length);
     if (src.length === 0) return;
+    this.touch(offset, src.length);
     new Uint8Array(this.buffer, offset, src.length).set(src);
+  }
+
+  /** The CPU touches the pages of [offset, offset + n) (the process's fault handling, see AddressSpace). */
+  private touch(offset: number, n: number): void {
+    const first = this.startPage + Math.floor(offset / PAGE_SIZE);
+    this.space.cpuTouch(first, this.startPage + Math.ceil((offset + n) / PAGE_SIZE));
   }
 
   /** memRead's checks after the arguments': a live mapping (EFAULT), then the span inside it. */
@@ -139,6 +148,8 @@ export class AddressSpace {
     readonly maxBackedBytes: number,
     /** Called before pages leave the address space (the MMU notifier's MMU_NOTIFY_UNMAP). */
     private readonly onUnmap: (startPage: number, endPage: number) => void,
+    /** Called when a copy in or out of a mapping touches pages [startPage, endPage) from the CPU. */
+    readonly cpuTouch: (startPage: number, endPage: number) => void,
   ) {}
 
   map(size: number, options: AllocOptions | undefined, kind: VmaKind): MappedMemory {

@@ -147,7 +147,11 @@ export class KfdProcess {
     this.ranges = new RangeList(Math.min(opts.defaultGranularity, 0x1b), maxSvmRangePages(this.gpus), new BoTable(this.gpus.map((g) => g.memPool)));
     this.mem = new Residency(this.gpus, this.ranges);
     this.gpuMaps = this.gpus.map(() => new RunMap<boolean>());
-    this.space = new AddressSpace(opts.maxBackedBytes, (s, e) => this.unmapFromCpu(s, e));
+    this.space = new AddressSpace(
+      opts.maxBackedBytes,
+      (s, e) => this.unmapFromCpu(s, e),
+      (s, e) => void this.cpuAccess(s, e),
+    );
     this.clockNs = opts.clockStartNs;
     this.sysMemLimit = systemMemLimit(profile);
     this.sysMemUsed = hmmPageStructBytes(this.gpus);

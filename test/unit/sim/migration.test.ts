@@ -135,6 +135,28 @@ describe('device kinds', () => {
     expect(b.counters().faults.cpu).toBe(1);
   });
 
+  it('copies in and out of memory (read/write, for runtimes without external buffers) are CPU accesses', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }), { pid: 5 });
+    const m = b.alloc(8 * 1024 * 1024, { align2M: true });
+    await b.svmSetAttr(m.address, 4n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+    await b.svmSetAttr(m.address + 4n * MiB, 4n * MiB, [{ type: T.PREFETCH_LOC, value: B }]);
+    // Device-private pages fault back granule by granule (svm_migrate_to_ram), as the addon's memcpy makes them.
+    const out = new Uint8Array(16);
+    m.read(Number(2n * MiB) - 8, out); // the last bytes of granule 0 and the first of granule 1
+    expect(b.counters().faults.cpu).toBe(2);
+    m.write(Number(3n * MiB), new Uint8Array([1, 2, 3]));
+    expect(b.counters().faults.cpu).toBe(2); // granule 1 is in RAM already
+    // Coherent pages are read and written in place.
+    m.write(Number(5n * MiB), new Uint8Array([4]));
+    m.read(Number(5n * MiB), out);
+    expect(b.counters().faults.cpu).toBe(2);
+    expect(b.snapshot(m.address, 8n * MiB)).toEqual([
+      { start: m.address, size: 4n * MiB, location: 'system' },
+      { start: m.address + 4n * MiB, size: 4n * MiB, location: 'device-coherent', gpuId: B },
+    ]);
+    expect(out[0]).toBe(4);
+  });
+
   it('private with granularity 0: one page per fault; a span touches each page once', async () => {
     const b = simWithVms(twoGpus({ xnackDefault: true }));
     const m = b.alloc(16 * 4096);
