@@ -10,7 +10,7 @@
  *
  * A BO is known by its id (an index here). A range's row refers to it as id + 1 (0: none). Freed ids are
  * reused, so an id is only meaningful while the BO is live or referred to by a range in the list. The table
- * keeps its peak size (rows hold ids, so records cannot move): 32 bytes per BO at the peak.
+ * keeps its peak size (rows hold ids, so records cannot move): 40 bytes per BO at the peak.
  *
  * The LRU lists are per VRAM pool (SimGpu.memPool), not per GPU: TTM evicts from the device's LRU whatever
  * lies in the placement asked for, which for a partition node is its memory partition
@@ -18,8 +18,8 @@
  * of the device's LRU restricted to the pool, which is all eviction looks at.
  */
 
-/** Record layout in 32-bit words (8 per record, 32 bytes); the last two hold a page number as a double. */
-const WORDS = 8;
+/** Record layout in 32-bit words (10 per record, 40 bytes); the last four hold two doubles. */
+const WORDS = 10;
 const W_GPU = 0;
 /** Bit 0: live (counted in its GPU's VRAM use); bit 1: on its pool's LRU list. */
 const W_STATE = 1;
@@ -27,8 +27,9 @@ const W_PAGES = 2;
 /** LRU neighbours by id (-1 at either end); a freed record's W_NEXT links the free list. */
 const W_PREV = 3;
 const W_NEXT = 4;
-/** The first page of its only member, or -1 (see `members`). */
+/** In doubles: the first page of its only member, or -1 (see `many`), and that member's place. */
 const D_ONE = 3;
+const D_ONE_SEQ = 4;
 
 const LIVE = 1;
 const IN_LRU = 2;
@@ -45,11 +46,15 @@ export class BoTable {
    * known by their first pages (unique in the list, fixed while a range is in it; only ranges in the list
    * are on a BO's list, as svm_range_unlink takes a range off both), in the list's order: a range joins at
    * the head (list_add in svm_range_vram_node_new, svm_range_clone and svm_range_split_adjust), and the
-   * eviction worker takes them from the head (svm_range_evict_svm_bo_worker: list_first_entry). A lone
-   * member is in the record (D_ONE); once a second joins, all of them are here. Most BOs serve one range:
-   * no array at all.
+   * eviction worker takes them from the head (svm_range_evict_svm_bo_worker: list_first_entry). Each
+   * member has a place (`seq`), so the order is kept without moving entries: joining, leaving and taking a
+   * place are O(1), and a range split page by page makes a BO of 10^5 members without quadratic work. A lone
+   * member is in the record (D_ONE, D_ONE_SEQ); once a second joins, all of them are here (first page →
+   * place). Most BOs serve one range: no Map at all.
    */
-  private readonly many = new Map<number, number[]>();
+  private readonly many = new Map<number, Map<number, number>>();
+  /** Places in member lists: a range joining one gets the next number; the head is the highest. */
+  private seq = 0;
   /** Per VRAM pool: the LRU list's head (least recently used) and tail, by id. */
   private readonly lruHead: Int32Array;
   private readonly lruTail: Int32Array;
@@ -78,6 +83,7 @@ export class BoTable {
     i32[w + W_PREV] = NONE;
     i32[w + W_NEXT] = NONE;
     this.f64[id * (WORDS / 2) + D_ONE] = start;
+    this.f64[id * (WORDS / 2) + D_ONE_SEQ] = ++this.seq;
     return id;
   }
 
@@ -107,41 +113,44 @@ export class BoTable {
   addMember(id: number, start: number): void {
     const many = this.many.get(id);
     if (many) {
-      if (!many.includes(start)) many.unshift(start);
+      if (!many.has(start)) many.set(start, ++this.seq);
       return;
     }
     const d = id * (WORDS / 2) + D_ONE;
     const one = this.f64[d]!;
-    if (one < 0) this.f64[d] = start;
-    else if (one !== start) {
-      this.many.set(id, [start, one]);
+    if (one < 0) {
+      this.f64[d] = start;
+      this.f64[d + 1] = ++this.seq;
+    } else if (one !== start) {
+      this.many.set(id, new Map([[one, this.f64[d + 1]!], [start, ++this.seq]]));
       this.f64[d] = NONE;
     }
   }
 
-  /** Where the range starting at `start` is in a BO's range list (0 = head), or -1. */
-  memberIndex(id: number, start: number): number {
+  /** The place of the range starting at `start` in a BO's range list, or -1 if it is not on it. */
+  placeOf(id: number, start: number): number {
     const many = this.many.get(id);
-    if (many) return many.indexOf(start);
-    return this.f64[id * (WORDS / 2) + D_ONE] === start ? 0 : -1;
+    if (many) return many.get(start) ?? -1;
+    const d = id * (WORDS / 2) + D_ONE;
+    return this.f64[d] === start ? this.f64[d + 1]! : -1;
   }
 
-  /** Moves a member of a BO's range list to `index` (counted after taking it out). */
-  moveMember(id: number, start: number, index: number): void {
+  /** Puts a member of a BO's range list at `place` (one placeOf gave for a range that left the list). */
+  setPlace(id: number, start: number, place: number): void {
     const many = this.many.get(id);
-    if (!many) return; // a lone member has nowhere to go
-    const i = many.indexOf(start);
-    if (i < 0) return;
-    many.splice(i, 1);
-    many.splice(index, 0, start);
+    if (many) {
+      if (many.has(start)) many.set(start, place);
+      return;
+    }
+    const d = id * (WORDS / 2) + D_ONE;
+    if (this.f64[d] === start) this.f64[d + 1] = place;
   }
 
   /** The range starting at page `start` leaves a BO's range list. */
   deleteMember(id: number, start: number): void {
     const many = this.many.get(id);
     if (many) {
-      const i = many.indexOf(start);
-      if (i >= 0) many.splice(i, 1);
+      many.delete(start);
       return;
     }
     const d = id * (WORDS / 2) + D_ONE;
@@ -150,14 +159,14 @@ export class BoTable {
 
   memberCount(id: number): number {
     const many = this.many.get(id);
-    if (many) return many.length;
+    if (many) return many.size;
     return this.f64[id * (WORDS / 2) + D_ONE]! >= 0 ? 1 : 0;
   }
 
   /** The first pages of a BO's ranges, head first (a copy: callers change the list while walking it). */
   members(id: number): number[] {
     const many = this.many.get(id);
-    if (many) return [...many];
+    if (many) return [...many].sort((a, b) => b[1] - a[1]).map((e) => e[0]);
     const one = this.f64[id * (WORDS / 2) + D_ONE]!;
     return one >= 0 ? [one] : [];
   }

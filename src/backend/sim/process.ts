@@ -821,7 +821,7 @@ export class KfdProcess {
       // A lazy range unmapped whole: its pages leave VRAM without being written to the runs first.
       if (r.lazy && s === r.start && l === r.last) this.mem.emptyWhole(r.slot);
       const bo = this.ranges.boOf(r);
-      const boPos = bo >= 0 ? this.ranges.bos.memberIndex(bo, r.start) : -1;
+      const place = bo >= 0 ? this.ranges.bos.placeOf(bo, r.start) : -1;
       this.removeRange(r);
       // svm_range_free(prange, true) of the unmapped piece: unreserved when XNACK is off.
       this.rangedPages -= l - s + 1;
@@ -836,7 +836,7 @@ export class KfdProcess {
       }
       // svm_range_unmap_split splits prange in place: the piece left in prange (the low one if there is one)
       // keeps prange's place in its BO's range list; a second piece is new and joined at the head.
-      if (boPos >= 0 && keep.length > 0) this.ranges.bos.moveMember(bo, keep[0]!.start, boPos + keep.length - 1);
+      if (place >= 0 && keep.length > 0) this.ranges.bos.setPlace(bo, keep[0]!.start, place);
       this.mem.dropBoIfIdle(bo);
     }
     this.mem.set(startPage, endPage, undefined);
