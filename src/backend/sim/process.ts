@@ -599,6 +599,11 @@ export class KfdProcess {
     const rs = st.start(k);
     const rl = st.last(k);
     const np = rl - rs + 1;
+    // A split piece may still hold its range's BO on another GPU with none of its pages in it. The kernel
+    // lets go of it before it reserves and allocates here (svm_migrate_vram_to_vram's svm_migrate_vram_to_ram
+    // ends in svm_range_vram_node_free; svm_range_validate_svm_bo drops a BO of another node), so that BO
+    // takes no room in a VRAM pool the new one may share with it.
+    if (!this.mem.hasBoOn(k, g)) this.mem.detachBo(k);
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
     if (np > g.vramPages) return Errno.ENOSPC;
     // svm_range_vram_node_new: a BO for the whole range, unless it has one there; allocating it makes TTM

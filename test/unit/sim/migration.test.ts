@@ -325,7 +325,7 @@ describe('VRAM capacity and eviction', () => {
    */
   async function sharedBoFixture(): Promise<{
     b: ReturnType<typeof simWithVms>;
-    lo: { address: bigint };
+    lo: { address: bigint; free(): void };
     mid: { free(): void };
     evictionOrder: () => Promise<number[]>;
   }> {
@@ -359,6 +359,13 @@ describe('VRAM capacity and eviction', () => {
   it('TTM evicts the ranges of a shared BO last joined first (list_add, list_first_entry)', async () => {
     const { evictionOrder } = await sharedBoFixture();
     expect(await evictionOrder()).toEqual([21, 0, 20]);
+  });
+
+  it('a CPU unmap of the low part of a range of a shared BO keeps the high piece in its place', async () => {
+    const { b, lo, evictionOrder } = await sharedBoFixture();
+    lo.free(); // pages 0..15 of [0..19]: prange becomes [16..19], in place
+    expect(b.ranges().map((r) => r.size / PAGE)).toEqual([4n, 1n, 12n]);
+    expect(await evictionOrder()).toEqual([21, 16, 20]);
   });
 
   it('a CPU unmap splitting a range of a shared BO keeps the low piece in its place and puts the new one first', async () => {
