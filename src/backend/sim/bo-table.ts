@@ -171,7 +171,7 @@ export class BoTable {
     return one >= 0 ? [one] : [];
   }
 
-  // ---------------------------------------------------------------- TTM LRU, per GPU
+  // ---------------------------------------------------------------- TTM LRU, per VRAM pool
 
   /** Puts a BO at the tail of its pool's LRU (most recently used). */
   lruAppend(id: number): void {

@@ -21,6 +21,13 @@ export interface SimGpu {
   readonly isApu: boolean;
   /** Pages of VRAM SVM may migrate into (0 on an APU: KFD_IS_APU parts have no pgmap). */
   readonly vramPages: number;
+  /**
+   * The largest range that may move here, in pages: amdgpu_amdkfd_reserve_mem_limit's bound for one range
+   * (svm_migrate_ram_to_vram reserves the whole range for the migration and releases it after), which is
+   * the node's VRAM less the page-table reserve, not aligned (vramPages is 2 MiB aligned, as
+   * AVAILABLE_MEMORY answers).
+   */
+  readonly reservePages: number;
   /** AMDKFD_IOC_AVAILABLE_MEMORY's answer in bytes (amdgpu_amdkfd_get_available_memory). */
   readonly availableBytes: bigint;
   /**
@@ -37,7 +44,9 @@ export interface SimGpu {
   /**
    * Pages of that pool SVM BOs may fill, on the same terms as vramPages (less the page-table reserve,
    * 2 MiB aligned): for an unpartitioned GPU it equals vramPages; for a partition node it is its memory
-   * partition's, which the other XCPs of that partition fill too.
+   * partition's, which the other XCPs of that partition fill too. (A divergence, on purpose: TTM's pool is
+   * the whole partition, but VRAM also holds page tables and other BOs the model does not make; taking the
+   * page-table estimate off stands in for them.)
    */
   readonly memPoolPages: number;
 }
@@ -98,6 +107,7 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
       return v - (v % align);
     };
     const available = usable(vram);
+    const reserveBytes = BigInt(vram) - reservedForPt;
     return {
       idx,
       gpuId: desc.gpuId,
@@ -106,6 +116,7 @@ export function buildGpus(profile: MachineProfile): SimGpu[] {
       svmSupported: desc.svmSupported,
       isApu,
       vramPages: isApu ? 0 : Number(available >> BigInt(PAGE_SHIFT)),
+      reservePages: isApu || reserveBytes < 0n ? 0 : Number(reserveBytes >> BigInt(PAGE_SHIFT)),
       availableBytes: available,
       device,
       memPool,

@@ -89,7 +89,9 @@ export interface SimIntrospection {
   ranges(): SimRangeInfo[];
   /**
    * A GPU's VRAM as SVM uses it, in bytes: `used` by SVM BOs (each as large as the range it was made for),
-   * `resident` pages actually there, and the `capacity` migrations may fill.
+   * `resident` pages actually there, and its `capacity`: what AVAILABLE_MEMORY reports, which migrations may
+   * fill. On a partitioned device the XCPs of a memory partition share its VRAM, so one of them may use more
+   * than its own capacity while the others use less.
    */
   vram(gpuId: number): { used: bigint; resident: bigint; capacity: bigint };
   /** KFD's system memory accounting (kfd_mem_limit): XNACK-off ranges count against the limit. Bytes. */

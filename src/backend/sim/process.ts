@@ -605,7 +605,7 @@ export class KfdProcess {
     // takes no room in a VRAM pool the new one may share with it.
     if (!this.mem.hasBoOn(k, g)) this.mem.detachBo(k);
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
-    if (np > g.vramPages) return Errno.ENOSPC;
+    if (np > g.reservePages) return Errno.ENOSPC;
     // svm_range_vram_node_new: a BO for the whole range, unless it has one there; allocating it makes TTM
     // evict least recently used BOs.
     const need = this.mem.hasBoOn(k, g) ? 0 : np;

@@ -145,7 +145,7 @@ export class Residency {
 
   /**
    * svm_range_vram_node_new for the range in row k: it gets (or reuses) a BO on the GPU, which TTM moves to
-   * the tail of the GPU's LRU.
+   * the tail of its pool's LRU.
    */
   attachBo(k: number, g: SimGpu): void {
     const bos = this.list.bos;

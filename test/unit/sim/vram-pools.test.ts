@@ -110,4 +110,26 @@ describe('VRAM pools of memory partitions (mi300x-cpx-nps4)', () => {
     expect(used()).toBe(before - 33n * PAGE + 16n * PAGE);
     expect(b.snapshot(lo.address, 16n * PAGE)).toEqual([{ start: lo.address, size: 16n * PAGE, location: 'device-private', gpuId: x1 }]);
   });
+
+  it('one range may take up to the XCP share less the page-table reserve, unaligned, though AVAILABLE_MEMORY aligns it to 0', async () => {
+    // 60 MiB in CPX + NPS4: 9.5 MiB per XCP, 1.5 MiB of it past the 8 MiB page-table reserve:
+    // amdgpu_amdkfd_get_available_memory aligns that down to 2 MiB (0), amdgpu_amdkfd_reserve_mem_limit
+    // does not, and the memory partition (19 MiB) has room.
+    const profile = machine(
+      deviceXcps(0, 'CPX', 'NPS4', 8, 60 * MiB).map((x, i) =>
+        gpu({ gpuId: 0x3000 + i, drmRenderMinor: 128 + i, pci: { domain: 0, bus: 0x05, device: 0, function: 0 }, vramBytes: x.vramBytes, numXcc: 1, partition: x.partition }),
+      ),
+      { xnackDefault: true },
+    );
+    const b = createSimBackend({ profile });
+    for (const g of profile.gpus) b.acquireVm(g.gpuId, g.drmRenderMinor);
+    expect(b.availableMemory(0x3000)).toBe(0n);
+    const m = b.alloc(2 * MiB, { align2M: true });
+    await b.svmSetAttr(m.address, BigInt(MiB), [{ type: T.PREFETCH_LOC, value: 0x3000 }]);
+    expect(b.snapshot(m.address, BigInt(MiB))).toEqual([{ start: m.address, size: BigInt(MiB), location: 'device-private', gpuId: 0x3000 }]);
+    // 1.5 MiB + a page is one page too many for the reserve.
+    const n = b.alloc(2 * MiB, { align2M: true });
+    await b.svmSetAttr(n.address, BigInt(1.5 * MiB) + PAGE, [{ type: T.PREFETCH_LOC, value: 0x3000 }]);
+    expect(b.snapshot(n.address, PAGE)[0]!.location).toBe('system');
+  });
 });
