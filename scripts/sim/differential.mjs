@@ -33,8 +33,8 @@ const profiles = [
   (r) => machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 6 * MiB }), gpu({ gpuId: B, drmRenderMinor: 129, memoryKind: 'coherent', vramBytes: 6 * MiB })], { xnackDefault: r() < 0.5 }),
   (r) => machine([gpu({ gpuId: A, drmRenderMinor: 128, vramBytes: 6 * MiB })], { xnackDefault: r() < 0.5 }),
 ];
-// A partitioned device (CPX + NPS4: 8 XCPs of 12 MiB usable, two per 32 MiB VRAM pool), when the build has
-// partitions: XCPs of one memory partition fill and evict one pool.
+// A partitioned device (CPX + NPS4 of 160 MiB: 8 XCPs of 14 MiB usable, two per VRAM pool of 36 MiB; the last
+// two 6 MiB and 20 MiB), when the build has partitions: XCPs of one memory partition fill and evict one pool.
 const parts = await import(`${DA}/platform/partitions.js`).catch(() => undefined);
 if (parts) {
   profiles.push((r) => machine(parts.deviceXcps(0, 'CPX', 'NPS4', 8, 160 * MiB).map((x, i) =>

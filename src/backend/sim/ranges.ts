@@ -248,7 +248,11 @@ export class RangeList {
 
   /** The rows of the ranges on a BO's range list, in its order (a copy: callers change the list). */
   slotsOf(bo: number): number[] {
-    return this.bos.members(bo).map((s) => this.store.find(s));
+    return this.bos.members(bo).map((s) => {
+      const k = this.store.find(s);
+      if (k < 0) throw new Error(`internal: BO ${bo} lists page ${s}, where no range starts`);
+      return k;
+    });
   }
 
   /** The range holding `page`: the hash index answers when the range starts there, the tree otherwise. */
