@@ -38,12 +38,18 @@ interface GpuSpec {
   hostNode: number;
   hostLink: GpuDescription['hostLink'];
   pcieGen: number;
+  /**
+   * DRM render nodes the device takes at probe: 1, or MAX_XCP = 8 on GC 9.4.3 (MI300A/X), where
+   * amdgpu_xcp_mgr_init → amdgpu_xcp_dev_alloc makes 7 partition devices besides its own in every mode.
+   */
+  renderNodes?: number;
 }
 
 /** Fills in the derived fields, the gpu_id above all, which the kernel hashes from PCI and memory facts. */
 function gpus(specs: GpuSpec[]): GpuDescription[] {
   const taken = new Set<number>();
-  return specs.map((s, i) => {
+  let minor = 128;
+  return specs.map((s) => {
     const gpuId = kfdGpuId({
       devfn: 0,
       subsystemVendor: AMD,
@@ -63,7 +69,7 @@ function gpus(specs: GpuSpec[]): GpuDescription[] {
       vendorId: AMD,
       deviceId: s.deviceId,
       pci: { domain: s.domain ?? 0, bus: s.bus, device: 0, function: 0 },
-      drmRenderMinor: 128 + i,
+      drmRenderMinor: minor,
       simdCount: s.simdCount,
       numXcc: s.numXcc,
       vramBytes: s.vramBytes,
@@ -78,6 +84,7 @@ function gpus(specs: GpuSpec[]): GpuDescription[] {
       subsystemDeviceId: s.subsystemDeviceId,
       pcieGen: s.pcieGen,
     };
+    minor += s.renderNodes ?? 1;
     if (s.spmStart !== undefined) g.spmRange = { start: s.spmStart, size: BigInt(s.vramBytes) };
     return g;
   });
@@ -176,12 +183,16 @@ function mi300a(): MachineProfile {
       hostNode: i,
       hostLink: { kind: 'xgmi', bandwidthBytesPerSecond: 400e9, latencyNs: 2_000 },
       pcieGen: 5,
+      renderNodes: 8,
     }))),
     xnackDefault: false, // noretry defaults to 1 on GC 9.4.3
     platform: { oemId: 'HPE   ', oemTableId: 'EX255a  ', oemRevision: 1 }, // typical
     firmware: 'server',
   };
 }
+
+/** adev->gmc.real_vram_size of an MI300X: RCC_CONFIG_MEMSIZE reports 196592 MiB (192 GiB less 16 MiB). */
+const MI300X_REAL_VRAM = 192 * GiB - 16 * 1024 * 1024;
 
 /** 8-GPU MI300X box: 2 × EPYC 9654, 8 × MI300X (gfx942, 192 GiB) on PCIe 5.0, one xGMI hive. */
 function mi300x(): MachineProfile {
@@ -202,12 +213,15 @@ function mi300x(): MachineProfile {
       bus,
       simdCount: 1216, // 304 CUs × 4
       numXcc: 8,
-      vramBytes: 192 * GiB,
+      // KFD_XCP_MEMORY_SIZE of the one XCP in SPX/NPS1: the one memory range, real_vram_size
+      // (gmc_v9_0_init_sw_mem_ranges).
+      vramBytes: MI300X_REAL_VRAM,
       memoryKind: 'private',
       hiveId: 0x5c83e1d04a7f2b96n, // typical
       hostNode: i < 4 ? 0 : 1,
       hostLink: { kind: 'pcie', bandwidthBytesPerSecond: 50e9, latencyNs: 12_000 },
       pcieGen: 5,
+      renderNodes: 8,
     }))),
     xnackDefault: false,
     platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
@@ -215,8 +229,6 @@ function mi300x(): MachineProfile {
   };
 }
 
-/** adev->gmc.real_vram_size of an MI300X: RCC_CONFIG_MEMSIZE reports 196592 MiB (192 GiB less 16 MiB). */
-const MI300X_REAL_VRAM = 192 * GiB - 16 * 1024 * 1024;
 /** MI300X: 304 CUs (38 per XCC) × 4 SIMDs over 8 XCCs. */
 const MI300X_CUS = 304;
 

@@ -108,6 +108,8 @@ describe('profile topology, parsed back', () => {
       expect(g.ioLinks[0]).toMatchObject({ typeName: 'xgmi', nodeTo: i, weight: 13 });
       // indirect links to the three other sockets' CPU nodes (kfd_create_indirect_link_prop)
       expect(g.p2pLinks.map((l) => l.nodeTo).sort()).toEqual([0, 1, 2, 3].filter((c) => c !== i));
+      // GC 9.4.3: every device takes 8 render nodes at probe (amdgpu_xcp_dev_alloc), APUs too.
+      expect(g.drmRenderMinor).toBe(128 + 8 * i);
     });
   });
 
@@ -116,7 +118,10 @@ describe('profile topology, parsed back', () => {
     expect(t.gpus).toHaveLength(8);
     expect(t.gpus.map((g) => g.ioLinks[0]!.nodeTo)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
     const g0 = t.gpus[0]!;
-    expect(g0.localMemoryBytes).toBe(192n << 30n);
+    // SPX/NPS1: the one XCP's memory is the one range, real_vram_size: 192 GiB less 16 MiB.
+    expect(g0.localMemoryBytes).toBe((192n << 30n) - (16n << 20n));
+    // GC 9.4.3 takes 8 render nodes per device at probe (amdgpu_xcp_dev_alloc), SPX included.
+    expect(t.gpus.map((g) => g.drmRenderMinor)).toEqual([128, 136, 144, 152, 160, 168, 176, 184]);
     expect(g0.numXcc).toBe(8);
     expect(g0.capability?.coherentHostAccess).toBe(false);
     // rec_sdma_eng_map[0][1] = 14: the xGMI link from GPU 0 to GPU 1 recommends SDMA engine 14.
@@ -167,7 +172,9 @@ describe('profile iomem, parsed back', () => {
       for (const g of t.gpus) {
         const d = byAddr.get(g.pciAddress);
         expect(d, `${id} ${g.pciAddress}`).toBeDefined();
-        expect(d!.bounds!.size).toBe(g.localMemoryBytes);
+        // ALIGN(real_vram_size, 2 MiB), then get_free_mem_region's ALIGN(size, 128 MiB).
+        const section = 128n << 20n;
+        expect(d!.bounds!.size).toBe(((g.localMemoryBytes + section - 1n) / section) * section);
       }
       const first = byAddr.get(t.gpus[0]!.pciAddress)!;
       expect(first.bounds!.end).toBe((1n << 46n) - 1n);
