@@ -191,20 +191,24 @@ function mi300a(): MachineProfile {
   };
 }
 
+/** The host CPU of the MI300X servers: one socket of a 2-socket EPYC 9654 board, 768 GiB of DDR5-4800. */
+const epyc9654 = (): CpuDescription => ({ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB,
+  threadsPerCore: 2, dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 });
+/** Their ACPI table ids (typical of such a server). */
+const MI300X_SERVER_PLATFORM: MachineProfile['platform'] = { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 };
+
 /** adev->gmc.real_vram_size of an MI300X: RCC_CONFIG_MEMSIZE reports 196592 MiB (192 GiB less 16 MiB). */
 const MI300X_REAL_VRAM = 192 * GiB - 16 * 1024 * 1024;
 
 /** 8-GPU MI300X box: 2 × EPYC 9654, 8 × MI300X (gfx942, 192 GiB) on PCIe 5.0, one xGMI hive. */
 function mi300x(): MachineProfile {
   const buses = [0x05, 0x26, 0x46, 0x65, 0x85, 0xa6, 0xc6, 0xe5];
-  const cpu = (): CpuDescription => ({ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB,
-    threadsPerCore: 2, dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 });
   return {
     id: 'mi300x',
     description: '8-GPU server: 2× AMD EPYC 9654 (96 cores, 768 GiB DDR5 each), 8× AMD Instinct MI300X ' +
       'gfx942 with 192 GiB HBM3, PCIe 5.0 x16 to the host: VRAM is DEVICE_PRIVATE',
     kfdVersion: { major: 1, minor: 17 },
-    cpus: [cpu(), cpu()],
+    cpus: [epyc9654(), epyc9654()],
     gpus: gpus(buses.map((bus, i) => ({
       marketingName: `AMD Instinct MI300X (${i})`,
       gfxTargetVersion: 90402,
@@ -224,7 +228,7 @@ function mi300x(): MachineProfile {
       renderNodes: 8,
     }))),
     xnackDefault: false,
-    platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
+    platform: MI300X_SERVER_PLATFORM,
     firmware: 'server',
   };
 }
@@ -291,18 +295,16 @@ const MI300X_BUSES = [0x05, 0x26, 0x46, 0x65, 0x85, 0xa6, 0xc6, 0xe5];
  * (96 GiB − 8 MiB), all in the one xGMI hive.
  */
 function mi300xDpx(): MachineProfile {
-  const cpu = (): CpuDescription => ({ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB,
-    threadsPerCore: 2, dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 });
   return {
     id: 'mi300x-dpx',
     description: '8-GPU server as mi300x, partitioned DPX + NPS1: 16 KFD nodes (2 per MI300X), each 4 XCCs / ' +
       '152 CUs with 96 GiB − 8 MiB of HBM3, one xGMI hive; VRAM is DEVICE_PRIVATE',
     kfdVersion: { major: 1, minor: 17 },
-    cpus: [cpu(), cpu()],
+    cpus: [epyc9654(), epyc9654()],
     gpus: partitionedMi300x(MI300X_BUSES.map((bus, i) => ({ bus, hostNode: i < 4 ? 0 : 1,
       hiveId: 0x5c83e1d04a7f2b96n })), 'DPX', 'NPS1'),
     xnackDefault: false,
-    platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
+    platform: MI300X_SERVER_PLATFORM,
     firmware: 'server',
   };
 }
@@ -321,11 +323,10 @@ function mi300xCpxNps4(): MachineProfile {
       '16 KFD nodes, each 1 XCC / 38 CUs with 24 GiB of HBM3 (2 XCPs per 48 GiB memory partition), ' +
       'PCIe 5.0, no xGMI peer access (use_xgmi_p2p=0); VRAM is DEVICE_PRIVATE',
     kfdVersion: { major: 1, minor: 17 },
-    cpus: [{ name: 'AMD EPYC 9654 96-Core Processor', cores: 96, memoryBytes: 768 * GiB, threadsPerCore: 2,
-      dmiMemory: { width: 80, speedMts: 4800 }, maxClockMhz: 3707 }],
+    cpus: [epyc9654()],
     gpus: partitionedMi300x(MI300X_BUSES.slice(0, 2).map((bus) => ({ bus, hostNode: 0, hiveId: 0n })), 'CPX', 'NPS4'),
     xnackDefault: false,
-    platform: { oemId: 'DELL  ', oemTableId: 'PE_SC3  ', oemRevision: 0 }, // typical
+    platform: MI300X_SERVER_PLATFORM,
     firmware: 'server',
   };
 }
