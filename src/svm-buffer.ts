@@ -213,7 +213,16 @@ export class SvmBuffer extends SvmRange {
         throw new SvmError('EARG', `read: length must be a non-negative integer, got ${String(arg)}`);
       }
       this.#checkInside('read', offset, arg);
-      const out = new Uint8Array(arg);
+      let out: Uint8Array;
+      try {
+        out = new Uint8Array(arg);
+      } catch (e) {
+        // V8 could not allocate that much (a RangeError): say so in this API's terms.
+        throw new SvmError('ENOMEM', `read: cannot allocate ${arg} bytes to copy into`, {
+          cause: e,
+          hint: 'Read into a target of your own, in pieces: read(offset, target).',
+        });
+      }
       this.#copy('read', () => this.#memory.read(offset, out));
       return out;
     }

@@ -94,6 +94,16 @@ describe('SvmBuffer.read / write on the simulator', () => {
       expect(code(() => buf.write(40 * 2 ** 30, new Uint8Array(1)))).toBe('EBACKEND');
       buf.write(0, new Uint8Array(0)); // nothing to copy: nothing to back
       expect(mem.backed).toBe(false);
+      // A copy larger than V8 can allocate is ENOMEM with a way out, not V8's RangeError.
+      let err: unknown;
+      try {
+        buf.read(0, 32 * 2 ** 30);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SvmError);
+      expect((err as SvmError).code).toBe('ENOMEM');
+      expect((err as SvmError).hint).toContain('read(offset, target)');
     });
   });
 
