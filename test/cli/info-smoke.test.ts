@@ -94,7 +94,7 @@ describe.concurrent('kfd-svm smoke', () => {
     expect(r.code).toBe(0);
     expect(report).toMatchObject({ format: 'kfd-svm-node-report', kind: 'smoke', complete: true, ok: true, backend: 'sim', profile });
     const ids = new Set(report.checks.map((c) => c.id));
-    for (const id of ['device-open', 'versions', 'topology-iomem', 'alloc-free', 'attributes', 'prefetch-roundtrip', 'cpu-access', 'events', 'bad-inputs']) {
+    for (const id of ['device-open', 'versions', 'topology-iomem', 'alloc-free', 'attributes', 'prefetch-roundtrip', 'cpu-access', 'copy-io', 'events', 'bad-inputs']) {
       expect(ids, id).toContain(id);
     }
     if (profile === 'cpu-only') {
@@ -133,11 +133,11 @@ describe.concurrent('kfd-svm smoke', () => {
     // eslint-disable-next-line no-control-regex
     // Each escape sequence (cursor moves, line clears) becomes a line break, so what was drawn over stays apart.
     const text = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').replace(/\r/g, '');
-    expect(text).toMatch(/[█░] *\d+\/12 /); // the bar, with its step count
+    expect(text).toMatch(/[█░] *\d+\/14 /); // the bar, with its step count
     // Bar redraws share lines with the output in the raw capture; every point must be there once.
     const numbers = [...text.matchAll(/^ok (\d+) - /gm)].map((m) => Number(m[1]));
-    expect(numbers).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-    expect(text).toMatch(/^1\.\.12$/m);
+    expect(numbers).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    expect(text).toMatch(/^1\.\.14$/m);
   });
 
   it('--budget 0 skips every check after the device opened, with a TAP # SKIP, exit 0', async () => {

@@ -2,6 +2,7 @@ import type { SmokeCheck } from '../types.js';
 import { allocCheck } from './alloc.js';
 import { attributesCheck } from './attributes.js';
 import { badInputsCheck } from './bad-inputs.js';
+import { copyIoCheck } from './copy-io.js';
 import { cpuAccessCheck } from './cpu-access.js';
 import { eventsCheck } from './events.js';
 import { prefetchCheck } from './prefetch.js';
@@ -16,6 +17,7 @@ export const SMOKE_CHECKS: readonly SmokeCheck[] = [
   attributesCheck,
   prefetchCheck,
   cpuAccessCheck,
+  copyIoCheck,
   eventsCheck,
   badInputsCheck,
 ];

@@ -221,8 +221,8 @@ describe('mergeReports', () => {
     ]);
     expect(s.nodes).toMatchObject({ total: 2, pass: 1, fail: 1 });
     expect(s.nodeRows.map((r) => [r.host, r.status, r.gpus, r.passed + r.failed + r.skipped])).toEqual([
-      ['nid001', 'fail', 4, 4 * 9],
-      ['nid002', 'pass', 4, 4 * 9],
+      ['nid001', 'fail', 4, 4 * 10],
+      ['nid002', 'pass', 4, 4 * 10],
     ]);
     // A check counts once per node, failing there if any task failed it.
     expect(s.checks.find((c) => c.id === 'prefetch-roundtrip')).toMatchObject({ nodesPassed: 1, nodesFailed: 1, failingHosts: ['nid001'] });

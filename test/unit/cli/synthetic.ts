@@ -1,7 +1,7 @@
 /** Synthetic node reports, as `kfd-svm smoke --out` writes them, for the merger's tests. */
 import { NODE_REPORT_FORMAT, NODE_REPORT_VERSION, type NodeReport } from '../../../src/report/node-report.js';
 
-export const CHECK_IDS = ['device-open', 'versions', 'topology-iomem', 'alloc-free', 'attributes', 'prefetch-roundtrip', 'cpu-access', 'events', 'bad-inputs'];
+export const CHECK_IDS = ['device-open', 'versions', 'topology-iomem', 'alloc-free', 'attributes', 'prefetch-roundtrip', 'cpu-access', 'copy-io', 'events', 'bad-inputs'];
 
 export interface SyntheticOptions {
   gpus?: number;
@@ -20,7 +20,7 @@ export function syntheticReport(host: string, o: SyntheticOptions = {}): NodeRep
   const gpus = Array.from({ length: gpuCount }, (_, i) => ({ gpuId: 0x1000 + i, name: 'AMD Instinct MI250X', gfxTarget: 'gfx90a', coherent: true }));
   const checks: NodeReport['checks'] = [];
   for (const id of CHECK_IDS) {
-    const perGpu = ['prefetch-roundtrip', 'cpu-access', 'events'].includes(id);
+    const perGpu = ['prefetch-roundtrip', 'cpu-access', 'copy-io', 'events'].includes(id);
     const instances = perGpu ? gpus.map((g) => g.gpuId) : [undefined];
     instances.forEach((gpuId, i) => {
       const fail = (o.fail ?? []).includes(id) && i === 0;
