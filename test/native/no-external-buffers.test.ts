@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExternalBuffersForbiddenError } from '../../src/backend/errors.js';
 import type { NativeAddon } from '../../src/backend/kfd/index.js';
 import { KfdMappedMemory } from '../../src/backend/kfd/memory.js';
-import { SvmError } from '../../src/errors.js';
 import type { RangeHost } from '../../src/range-host.js';
 import { SvmBuffer } from '../../src/svm-buffer.js';
+import { svmErrorOf } from '../unit/api/svm-error-code.js';
 import { gcUntil, isMapped } from './helpers.js';
 import { buildVariants, canBuildVariants, type Variant } from './variant-build.js';
 import { mark, unmappedState, untilUnmapped } from './unmapped.mjs';
@@ -109,16 +109,10 @@ describe.runIf(canBuildVariants())('the addon without external ArrayBuffers', ()
       const mem = new KfdMappedMemory(a(), a().memAlloc(8192));
       expect(() => mem.buffer).toThrow(ExternalBuffersForbiddenError);
       const buf = new SvmBuffer(hostStub(), mem);
-      let err: unknown;
-      try {
-        void buf.bytes;
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(SvmError);
-      expect((err as SvmError).code).toBe('ENOEXTBUF');
-      expect((err as SvmError).hint).toMatch(/read\(.*write\(/);
-      expect((err as SvmError).cause).toBeInstanceOf(ExternalBuffersForbiddenError);
+      const err = svmErrorOf(() => buf.bytes);
+      expect(err.code).toBe('ENOEXTBUF');
+      expect(err.hint).toMatch(/read\(.*write\(/);
+      expect(err.cause).toBeInstanceOf(ExternalBuffersForbiddenError);
       buf.write(8190, new Uint8Array([1, 2]));
       expect([...buf.read(8189, 3)]).toEqual([0, 1, 2]);
       const dv = buf.read(8190, new DataView(new ArrayBuffer(2)));

@@ -1,11 +1,40 @@
-import { check } from '../assert.js';
+import { check, skip } from '../assert.js';
 import { migrateView } from '../event-fields.js';
-import type { Collector } from '../event-view.js';
+import { collectEvents, type Collector } from '../event-view.js';
 import { allIn, describeResidency, residency } from '../sim-view.js';
 import type { CheckOutput } from '../types.js';
 import type { Device, Gpu, SvmBuffer } from '../../index.js';
 
 const TRIGGER_PAGEFAULT_CPU = 2;
+/** One 2 MiB granule: the CPU fault brings back exactly the buffer. */
+export const GRANULE = 2 * 1024 * 1024;
+
+/**
+ * Runs `body` on a new 2 MiB-aligned granule for a GPU that can hold pages (SVM support, not an APU), with
+ * that GPU's SMI migrate events collected on hardware; frees both after.
+ */
+export async function onGpuGranule(
+  device: Device,
+  gpu: Gpu,
+  body: (buf: SvmBuffer, events: Collector | undefined) => Promise<void>,
+): Promise<void> {
+  if (!gpu.svmCapable) skip(`GPU ${gpu.gpuId} has no SVM support`);
+  if (gpu.apu) skip('an APU: one memory, the pages never leave it');
+  const buf = await device.alloc(GRANULE, { align2M: true });
+  const events = device.sim ? undefined : collectEvents(device, [gpu], ['migrate-start', 'migrate-end']);
+  try {
+    await body(buf, events);
+  } finally {
+    events?.close();
+    buf.free();
+  }
+}
+
+/** After a prefetch to the GPU: pages still in system memory (the sim shows it) mean one memory, an APU. */
+export function skipUnlessMoved(device: Device, buf: SvmBuffer): void {
+  const before = residency(device, buf);
+  if (before && allIn(before, 'system')) skip('an APU: one memory, the pages never leave it');
+}
 
 /**
  * What a CPU touch of a buffer's pages on a GPU must have done: on a coherent link the CPU used VRAM in place

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import type { MappedMemory } from '../../../src/backend/contract.js';
 import { ExternalBuffersForbiddenError } from '../../../src/backend/errors.js';
 import { SVM_ERROR_CODES, defaultHint } from '../../../src/errors.js';
-import { open, SvmError, type Device } from '../../../src/index.js';
+import { open, type Device } from '../../../src/index.js';
 import type { RangeHost } from '../../../src/range-host.js';
 import { rangeMemory, SvmBuffer } from '../../../src/svm-buffer.js';
-import { code } from './svm-error-code.js';
+import { code, svmErrorOf } from './svm-error-code.js';
 
 /** A sim mapping seen the way a runtime without external buffers shows it: read/write, no buffer. */
 function caged(m: MappedMemory): MappedMemory {
@@ -46,14 +46,7 @@ describe('a runtime without external ArrayBuffers', () => {
       const mem = rangeMemory(real) as MappedMemory;
       const host: RangeHost = { impl: undefined as never, gpus: [], closed: false, call: (_o, f) => f(), enqueue: async () => undefined, release: () => undefined };
       const buf = new SvmBuffer(host, caged(mem));
-      let err: unknown;
-      try {
-        void buf.bytes;
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(SvmError);
-      const se = err as SvmError;
+      const se = svmErrorOf(() => buf.bytes);
       expect(se.code).toBe('ENOEXTBUF');
       expect(se.hint).toContain('buf.read(');
       expect(se.hint).toContain('buf.write(');
@@ -95,15 +88,9 @@ describe('SvmBuffer.read / write on the simulator', () => {
       buf.write(0, new Uint8Array(0)); // nothing to copy: nothing to back
       expect(mem.backed).toBe(false);
       // A copy larger than V8 can allocate is ENOMEM with a way out, not V8's RangeError.
-      let err: unknown;
-      try {
-        buf.read(0, 32 * 2 ** 30);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(SvmError);
-      expect((err as SvmError).code).toBe('ENOMEM');
-      expect((err as SvmError).hint).toContain('read(offset, target)');
+      const big = svmErrorOf(() => buf.read(0, 32 * 2 ** 30));
+      expect(big.code).toBe('ENOMEM');
+      expect(big.hint).toContain('read(offset, target)');
     });
   });
 

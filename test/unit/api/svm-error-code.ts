@@ -10,3 +10,14 @@ export function code(f: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The SvmError a call throws; a call that returns, or throws anything else, fails the test. */
+export function svmErrorOf(f: () => unknown): SvmError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SvmError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to throw an SvmError; it returned');
+}
