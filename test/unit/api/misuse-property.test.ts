@@ -14,7 +14,9 @@ type Op =
   | { op: 'set'; buf: number; attrs: Record<string, unknown>; span: [number, number] }
   | { op: 'get'; buf: number; span: [number, number] }
   | { op: 'access'; buf: number; span: [number, number]; write: boolean }
-  | { op: 'register'; buf: number; offset: number; length: number };
+  | { op: 'register'; buf: number; offset: number; length: number }
+  | { op: 'read'; buf: number; offset: number; length: number }
+  | { op: 'write'; buf: number; offset: number; length: number; fill: number };
 
 const P = 4096;
 const span = fc.tuple(fc.integer({ min: -1, max: 9 }), fc.integer({ min: 0, max: 9 }));
@@ -40,6 +42,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     buf: fc.nat(5),
     offset: fc.integer({ min: -1, max: 9 }),
     length: fc.integer({ min: 0, max: 9 }),
+  }),
+  // Copies at byte offsets, unaligned, past the end and negative included.
+  fc.record({ op: fc.constant('read' as const), buf: fc.nat(5), offset: fc.integer({ min: -3, max: 9 * 4096 }), length: fc.integer({ min: -1, max: 3 * 4096 }) }),
+  fc.record({
+    op: fc.constant('write' as const),
+    buf: fc.nat(5),
+    offset: fc.integer({ min: -3, max: 9 * 4096 }),
+    length: fc.integer({ min: 0, max: 3 * 4096 }),
+    fill: fc.integer({ min: 0, max: 255 }),
   }),
 );
 
@@ -84,6 +95,19 @@ async function run(device: Device, ops: Op[]): Promise<void> {
         case 'register':
           if (entry) (await device.register(entry.buf.address + BigInt(o.offset * P), o.length * P)).free();
           break;
+        case 'read': {
+          if (!entry) break;
+          const got = entry.buf.read(o.offset, o.length);
+          expect(Buffer.compare(got, entry.want.subarray(o.offset, o.offset + o.length)), `read ${JSON.stringify(o)}`).toBe(0);
+          break;
+        }
+        case 'write': {
+          if (!entry) break;
+          const data = new Uint8Array(o.length).fill(o.fill);
+          entry.buf.write(o.offset, data);
+          entry.want.set(data, o.offset); // it succeeded: the buffer holds these bytes now
+          break;
+        }
       }
     } catch (e) {
       if (!(e instanceof SvmError)) throw e;
