@@ -83,34 +83,49 @@ static void DropBlockRef(napi_env, void*, void* hint) { delete static_cast<std::
 // An external ArrayBuffer over the block (its finalizer holds a reference to the block), or an empty value
 // when the runtime refuses external buffers. The C call rather than Napi::ArrayBuffer::New, whose throw
 // would not tell that refusal from any other failure.
+//
+// Who owns the hint after a failure depends on where the call failed. Node answers these before it takes
+// it (argument checks, a pending exception, the memory cage's refusal), so it is ours to drop. Past that
+// point Node owns it: node::Buffer::New, refusing a length above kMaxLength (4 GiB on Node 20), calls the
+// finalizer itself before it returns napi_generic_failure, and an ArrayBuffer made before a later failure
+// runs it when collected. Dropping it then was a double free: memAlloc of more than 4 GiB crashed the
+// process. (The caller avoids that case anyway: see memAlloc's wantBuffer.)
+static bool HintStillOurs(napi_status st) {
+  return st == napi_no_external_buffers_allowed || st == napi_invalid_arg || st == napi_pending_exception;
+}
+
 static Napi::Value ExternalBuffer(Napi::Env env, const std::shared_ptr<MemBlock>& block) {
   auto* hint = new std::shared_ptr<MemBlock>(block);
   napi_value ab = nullptr;
   napi_status st = napi_create_external_arraybuffer(env, block->base, block->len, DropBlockRef, hint, &ab);
   if (st == napi_ok) return Napi::Value(env, ab);
-  delete hint;  // not handed to V8: ours to drop (the handle keeps the block)
+  if (HintStillOurs(st)) delete hint;  // not handed to Node: ours to drop (the handle keeps the block)
   if (st == napi_no_external_buffers_allowed) return Napi::Value();
-  throw Napi::Error::New(env);  // reads the last error info of the failed call
+  throw Napi::Error::New(env);  // reads the last error info of the failed call (or its pending exception)
 }
 #else
 static Napi::Value ExternalBuffer(Napi::Env, const std::shared_ptr<MemBlock>&) { return Napi::Value(); }
 #endif
 
-// memAlloc(size: number, align2M?: boolean): { handle, buffer: ArrayBuffer | null, address: bigint, size }.
+// memAlloc(size: number, align2M?: boolean, wantBuffer?: boolean):
+//   { handle, buffer: ArrayBuffer | null, address: bigint, size }.
 // size is rounded up to whole pages (the SVM ioctl only takes page multiples). buffer is null where the
-// runtime (or this build) has no external ArrayBuffers; the memory is mapped all the same.
+// runtime (or this build) has no external ArrayBuffers, or when the caller asks for none (wantBuffer false:
+// a mapping larger than the runtime's largest ArrayBuffer, buffer.constants.MAX_LENGTH); the memory is
+// mapped all the same, and memRead/memWrite reach all of it.
 static Napi::Value Alloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t page = PageSize();
   uint64_t size = ArgSize(info, 0, "size");
   bool align2M = ArgBool(info, 1, "align2M", false);
+  bool wantBuffer = ArgBool(info, 2, "wantBuffer", true);
   uint64_t len = (size + page - 1) / page * page;
   int err = 0;
   void* p = MapAnon(static_cast<size_t>(len), align2M, &err);
   if (!p) ThrowSys(env, SysError{err, "mmap", "", ""});
   auto block = std::make_shared<MemBlock>(p, static_cast<size_t>(len));
 
-  Napi::Value ab = ExternalBuffer(env, block);
+  Napi::Value ab = wantBuffer ? ExternalBuffer(env, block) : Napi::Value();
   auto h = std::make_unique<MappingHandle>();
   h->block = block;
   if (!ab.IsEmpty()) h->buffer = Napi::Reference<Napi::ArrayBuffer>::New(ab.As<Napi::ArrayBuffer>(), 0);

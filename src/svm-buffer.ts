@@ -185,10 +185,11 @@ export class SvmBuffer extends SvmRange {
       } catch (e) {
         const why = `bytes: ${e instanceof Error ? e.message : String(e)}`;
         if (e instanceof ExternalBuffersForbiddenError) throw new SvmError('ENOEXTBUF', why, { cause: e });
-        // A simulated mapping too large to back with host memory.
+        // Larger than the runtime's largest ArrayBuffer, or a simulated mapping too large to back with
+        // host memory.
         throw new SvmError('EBACKEND', why, {
           cause: e,
-          hint: 'The range still works for set/get/prefetch/access; its bytes cannot be viewed at this size on the simulator.',
+          hint: 'The range still works for set/get/prefetch/access, and read()/write() copy any part of it; its bytes cannot be one ArrayBuffer at this size.',
         });
       }
       this.#bytes = new Uint8Array(buffer);

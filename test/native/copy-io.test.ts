@@ -4,13 +4,14 @@
  * Here, on the build of record, the zero-copy view and memPeek (process_vm_readv at the mapping's address)
  * show that the copies reach the mapping itself.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { KernelError } from '../../src/backend/errors.js';
 import { openKfdBackend, type NativeAddon, type NativeMapping } from '../../src/backend/kfd/index.js';
 import { KfdMappedMemory } from '../../src/backend/kfd/memory.js';
 import type { RangeHost } from '../../src/range-host.js';
 import { SvmBuffer } from '../../src/svm-buffer.js';
-import { addon } from './helpers.js';
+import { addon, isMapped } from './helpers.js';
 
 const PAGE = addon.pageSize;
 const b = openKfdBackend({ devicePath: '/dev/null' });
@@ -154,6 +155,25 @@ describe('memRead / memWrite', () => {
     expect(t[0]).toBe(42);
     expect(() => mem.read(2 * PAGE, new Uint8Array(1))).toThrow(RangeError);
     mem.free();
+  });
+
+  it('through the backend: a mapping larger than the runtime\'s largest ArrayBuffer has none, and copies reach all of it', () => {
+    // Above buffer.constants.MAX_LENGTH (4 GiB on Node 20) Node makes no ArrayBuffer: the backend asks the
+    // addon for none, buffer is a RangeError naming read()/write(), and the bytes past 4 GiB are reachable.
+    const size = bufferConstants.MAX_LENGTH + 2 * PAGE;
+    const mem = b.alloc(size);
+    try {
+      expect(mem.size).toBe(size);
+      expect(() => mem.buffer).toThrow(/largest ArrayBuffer.*read\(\) and write\(\)/);
+      mem.write(size - 3, new Uint8Array([5, 6, 7]));
+      const t = new Uint8Array(3);
+      mem.read(size - 3, t);
+      expect([...t]).toEqual([5, 6, 7]);
+      expect(mem.freed).toBe(false);
+    } finally {
+      mem.free();
+    }
+    expect(isMapped(mem.address, size)).toBe(false);
   });
 });
 

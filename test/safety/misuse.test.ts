@@ -30,7 +30,7 @@ const SIGNATURES: Record<FunctionKeys, Kind[]> = {
   kfdAvailableMemory: ['device', 'u32'],
   kfdSvmSync: ['device', 'u32', 'u64', 'u64', 'attrs'],
   kfdSvmAsync: ['device', 'u32', 'u64', 'u64', 'attrs'],
-  memAlloc: ['size', 'bool?'],
+  memAlloc: ['size', 'bool?', 'bool?'],
   memFree: ['mapping'],
   memIsFreed: ['mapping'],
   memRead: ['mapping', 'memOffset', 'view'],
@@ -181,6 +181,31 @@ describe('buffers', () => {
       freed: true,
       fill: 'TypeError',
     });
+  });
+
+  it('a mapping larger than the largest ArrayBuffer: memAlloc throws without crashing or keeping it; wantBuffer false maps it for copies', () => {
+    // Node 20's node::Buffer::New refuses more than kMaxLength (4 GiB) after it has run the finalizer itself:
+    // the addon used to drop the finalizer's hint a second time and crash with SIGSEGV.
+    const r = childResult<Record<string, unknown>>(
+      runChild(`
+        const big = 2 ** 32 + 4096;
+        const before = h.maps();
+        const refused = h.errorOf(() => addon.memAlloc(big));
+        const afterRefused = h.maps();
+        const mp = addon.memAlloc(big, false, false);
+        const src = new Uint8Array([1, 2, 3]);
+        addon.memWrite(mp.handle, 2 ** 32 + 100, src);
+        const back = new Uint8Array(3);
+        addon.memRead(mp.handle, 2 ** 32 + 100, back);
+        const mapped = h.isMapped(mp.address, mp.size);
+        addon.memFree(mp.handle);
+        h.report({
+          refused: refused?.type, kept: afterRefused.bytes - before.bytes >= big,
+          buffer: mp.buffer, size: mp.size, back: [...back], mapped, unmapped: !h.isMapped(mp.address, mp.size),
+        });
+      `),
+    );
+    expect(r).toEqual({ refused: 'Error', kept: false, buffer: null, size: 2 ** 32 + 4096, back: [1, 2, 3], mapped: true, unmapped: true });
   });
 
   it('the mapped buffer cannot be transferred away: structuredClone and postMessage copy it, so free() cannot leave a live view', () => {

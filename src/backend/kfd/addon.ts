@@ -122,7 +122,11 @@ export interface NativeAddon {
   ): Promise<SvmAttribute[] | number> | number;
 
   /** mmap(MAP_PRIVATE | MAP_ANONYMOUS) of size rounded up to pages, 2 MiB aligned on request. */
-  memAlloc(size: number, align2M?: boolean): NativeMapping;
+  /**
+   * `wantBuffer` false: no ArrayBuffer (buffer: null), for a mapping larger than the runtime's largest one
+   * (buffer.constants.MAX_LENGTH), which Node would refuse.
+   */
+  memAlloc(size: number, align2M?: boolean, wantBuffer?: boolean): NativeMapping;
   /** Detaches the buffer, then munmap. Idempotent. */
   memFree(h: NativeMappingHandle): void;
   memIsFreed(h: NativeMappingHandle): boolean;

@@ -8,6 +8,7 @@
  * which node-gyp-build prefers over the prebuild) ignores the flag and throws, and must still give a
  * KernelError.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { existsSync, readFileSync } from 'node:fs';
 import { Errno, SvmOp } from '../abi.js';
 import type {
@@ -161,7 +162,11 @@ export class KfdBackend implements Backend {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new TypeError('options must be an object');
     }
-    const m = native(() => this.addon.memAlloc(size, options?.align2M ?? false));
+    // Above the runtime's largest ArrayBuffer the mapping comes without one (Node would refuse it), and
+    // read()/write() reach its bytes.
+    const page = this.addon.pageSize;
+    const len = typeof size === 'number' ? Math.ceil(size / page) * page : size;
+    const m = native(() => this.addon.memAlloc(size, options?.align2M ?? false, !(len > bufferConstants.MAX_LENGTH)));
     return new KfdMappedMemory(this.addon, m);
   }
 

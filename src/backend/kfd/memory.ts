@@ -1,4 +1,5 @@
 /** MappedMemory over the addon's mmap allocations. */
+import { constants as bufferConstants } from 'node:buffer';
 import type { MappedMemory } from '../contract.js';
 import { ExternalBuffersForbiddenError } from '../errors.js';
 import type { NativeAddon, NativeMapping } from './addon.js';
@@ -19,12 +20,20 @@ export class KfdMappedMemory implements MappedMemory {
   }
 
   /**
-   * The memory as an ArrayBuffer (no copy). Throws once freed (the buffer is detached then), and
-   * ExternalBuffersForbiddenError where the runtime gave none (the addon's memAlloc answered buffer: null).
+   * The memory as an ArrayBuffer (no copy). Throws once freed (the buffer is detached then), a RangeError
+   * for a mapping larger than the runtime's largest ArrayBuffer, and ExternalBuffersForbiddenError where the
+   * runtime gave none (the addon's memAlloc answered buffer: null).
    */
   get buffer(): ArrayBuffer {
     if (this.freed) {
       throw new Error(`kfd-svm: the mapping at 0x${this.address.toString(16)} was freed; its buffer is detached`);
+    }
+    if (this.native.buffer === null && this.size > bufferConstants.MAX_LENGTH) {
+      // The backend asked for no ArrayBuffer (memAlloc's wantBuffer): Node makes none this large.
+      throw new RangeError(
+        `kfd-svm: the mapping at 0x${this.address.toString(16)} (${this.size} bytes) is larger than this ` +
+          `runtime's largest ArrayBuffer (buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH}); read() and write() copy any part of it`,
+      );
     }
     if (this.native.buffer === null) {
       throw new ExternalBuffersForbiddenError(
