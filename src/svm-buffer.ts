@@ -202,7 +202,8 @@ export class SvmBuffer extends SvmRange {
    * returns them in a new Uint8Array; `read(offset, target)` fills `target` (a TypedArray, Buffer or
    * DataView) with `target.byteLength` bytes and returns it. A CPU read like any other: pages in
    * device-private VRAM migrate back on the way. Works in every runtime, `bytes` or not.
-   * ESPAN when the bytes run past the end; EARG for a bad offset, length or target; EFREED, ECLOSED.
+   * ESPAN when the bytes run past the end; EARG for a bad offset, length or target; ENOMEM when a copy of
+   * `length` bytes cannot be allocated; EBACKEND (see #copy); EFREED, ECLOSED.
    */
   read(offset: number, length: number): Uint8Array;
   read<T extends ArrayBufferView>(offset: number, target: T): T;
@@ -251,14 +252,20 @@ export class SvmBuffer extends SvmRange {
     }
   }
 
-  /** The backend's copy, its refusals as SvmErrors (the arguments were checked above). */
+  /** The backend's copy, its refusals as SvmErrors (the arguments this API knows were checked above). */
   #copy(op: string, fn: () => void): void {
     try {
       fn();
     } catch (e) {
       if (isKernelError(e)) throw toSvmError(e, { op });
-      // The simulator cannot back a mapping this large with host memory (see `bytes`).
-      throw new SvmError('EBACKEND', `${op}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      const why = `${op}: ${e instanceof Error ? e.message : String(e)}`;
+      // A view the backend cannot copy (the addon knows no Float16Array, say).
+      if (e instanceof TypeError) throw new SvmError('EARG', why, { cause: e });
+      // A simulated mapping too large to back with host memory, or an addon too old for copies.
+      throw new SvmError('EBACKEND', why, {
+        cause: e,
+        hint: 'On the simulator: ranges above maxBackedBytes have no host memory to write into (reads give zeros). With the kernel: rebuild the native addon (npm run build:native).',
+      });
     }
   }
 }

@@ -59,7 +59,7 @@ export interface MappedMemory {
   /**
    * Copies `target.byteLength` bytes of the memory, from `offset`, into `target` (a TypedArray, Buffer or
    * DataView; its byte offset honoured). Works where `buffer` cannot. A CPU access like any other: pages in
-   * device-private VRAM fault back to system memory (the simulator leaves that to `cpuAccess`).
+   * device-private VRAM fault back to system memory first (the simulator models that fault too).
    * - TypeError: `offset` is not a number; `target` is not an ArrayBufferView, or views a detached buffer.
    * - RangeError: `offset` is not an integer in [0, 2^53-1], or `offset + target.byteLength` exceeds `size`.
    * - KernelError EFAULT (syscall 'memcpy') once freed: the pages are gone.

@@ -73,8 +73,10 @@ class SimMapping implements MappedMemory {
     const src = viewBytes(source, 'source');
     this.checkSpan(offset, src.length);
     if (src.length === 0) return;
+    // The backing first: a mapping too large to back refuses the write before any page is touched.
+    const dst = new Uint8Array(this.buffer, offset, src.length);
     this.touch(offset, src.length);
-    new Uint8Array(this.buffer, offset, src.length).set(src);
+    dst.set(src);
   }
 
   /** The CPU touches the pages of [offset, offset + n) (the process's fault handling, see AddressSpace). */

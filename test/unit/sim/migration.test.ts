@@ -155,6 +155,23 @@ describe('device kinds', () => {
       { start: m.address + 4n * MiB, size: 4n * MiB, location: 'device-coherent', gpuId: B },
     ]);
     expect(out[0]).toBe(4);
+    // A write is a CPU access too: back on A, each granule it touches faults back once.
+    await b.svmSetAttr(m.address, 4n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+    m.write(0, new Uint8Array([9]));
+    expect(b.counters().faults.cpu).toBe(3);
+    m.write(Number(2n * MiB), new Uint8Array([8, 8]));
+    expect(b.counters().faults.cpu).toBe(4);
+    m.write(Number(2n * MiB) + 2, new Uint8Array([7]));
+    expect(b.counters().faults.cpu).toBe(4);
+  });
+
+  it('a write the simulator cannot back (a mapping above maxBackedBytes) is refused before any page faults', async () => {
+    const b = simWithVms(twoGpus({ xnackDefault: true }), { maxBackedBytes: 1024 * 1024 });
+    const m = b.alloc(4 * 1024 * 1024, { align2M: true });
+    await b.svmSetAttr(m.address, 4n * MiB, [{ type: T.PREFETCH_LOC, value: A }]);
+    expect(() => m.write(0, new Uint8Array([1]))).toThrow(RangeError);
+    expect(b.counters().faults.cpu).toBe(0);
+    expect(b.snapshot(m.address, 4n * MiB)).toEqual([{ start: m.address, size: 4n * MiB, location: 'device-private', gpuId: A }]);
   });
 
   it('private with granularity 0: one page per fault; a span touches each page once', async () => {
