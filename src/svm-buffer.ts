@@ -5,6 +5,7 @@
  */
 import type { MappedMemory, SvmAttribute } from './backend/contract.js';
 import { ExternalBuffersForbiddenError, isKernelError } from './backend/errors.js';
+import { viewByteLength } from './backend/views.js';
 import {
   decodeGetAnswer,
   encodeSetAttributes,
@@ -278,21 +279,9 @@ function checkByteOffset(op: string, offset: unknown): asserts offset is number 
 
 /** The byte length of an ArrayBufferView argument; EARG for anything else, or a view of a detached buffer. */
 function viewLength(op: string, name: string, v: unknown): number {
-  const bad = (why: string): SvmError => new SvmError('EARG', `${op}: ${name} ${why}`);
-  if (!ArrayBuffer.isView(v)) throw bad('must be a TypedArray, Buffer or DataView');
-  let n: number;
-  try {
-    n = v.byteLength; // a DataView's getter throws TypeError once its buffer is detached
-  } catch {
-    throw bad('is a view of a detached ArrayBuffer');
-  }
-  if (n === 0 && v.buffer.byteLength === 0) {
-    try {
-      new Uint8Array(v.buffer, 0, 0); // throws for a detached buffer (Node 20 has no ArrayBuffer#detached)
-    } catch {
-      throw bad('is a view of a detached ArrayBuffer');
-    }
-  }
+  const n = viewByteLength(v);
+  if (n === 'not-a-view') throw new SvmError('EARG', `${op}: ${name} must be a TypedArray, Buffer or DataView`);
+  if (n === 'detached') throw new SvmError('EARG', `${op}: ${name} is a view of a detached ArrayBuffer`);
   return n;
 }
 

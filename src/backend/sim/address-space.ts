@@ -6,6 +6,7 @@
  */
 import { Errno, PAGE_SHIFT, PAGE_SIZE } from '../abi.js';
 import type { AllocOptions, MappedMemory } from '../contract.js';
+import { viewByteLength } from '../views.js';
 import { KernelError } from '../errors.js';
 import { IntervalMap, RunMap } from './interval-map.js';
 
@@ -119,24 +120,14 @@ function checkOffset(offset: unknown): asserts offset is number {
 /**
  * The bytes of a TypedArray, Buffer or DataView (what the addon's ArgView accepts): TypeError for anything
  * else (a Proxy included: ArrayBuffer.isView answers false for it, as napi_is_typedarray does), and for a
- * view of a detached buffer (a DataView's byteLength getter throws that TypeError itself).
+ * view of a detached buffer.
  */
 function viewBytes(v: unknown, name: string): Uint8Array {
-  if (!ArrayBuffer.isView(v)) throw new TypeError(`${name} must be a TypedArray, Buffer or DataView`);
-  const n = v.byteLength;
-  if (n === 0 && isDetached(v.buffer)) throw new TypeError(`${name} is a view of a detached ArrayBuffer`);
-  return new Uint8Array(v.buffer, v.byteOffset, n);
-}
-
-/** Node 20 has no ArrayBuffer.prototype.detached; constructing a view over a detached buffer throws. */
-function isDetached(b: ArrayBufferLike): boolean {
-  if (b.byteLength !== 0) return false;
-  try {
-    new Uint8Array(b, 0, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  const n = viewByteLength(v);
+  if (n === 'not-a-view') throw new TypeError(`${name} must be a TypedArray, Buffer or DataView`);
+  if (n === 'detached') throw new TypeError(`${name} is a view of a detached ArrayBuffer`);
+  const view = v as ArrayBufferView;
+  return new Uint8Array(view.buffer, view.byteOffset, n);
 }
 
 export class AddressSpace {
