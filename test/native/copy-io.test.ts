@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { KernelError } from '../../src/backend/errors.js';
 import { openKfdBackend, type NativeAddon, type NativeMapping } from '../../src/backend/kfd/index.js';
 import { KfdMappedMemory } from '../../src/backend/kfd/memory.js';
-import type { RangeHost } from '../../src/range-host.js';
 import { SvmBuffer } from '../../src/svm-buffer.js';
 import { addon, isMapped } from './helpers.js';
+import { hostStub } from '../unit/api/host-stub.js';
 
 const PAGE = addon.pageSize;
 const b = openKfdBackend({ devicePath: '/dev/null' });
@@ -183,7 +183,7 @@ describe('a binary from before memRead/memWrite (a stale build/Release)', () => 
     const mem = new KfdMappedMemory(stale, addon.memAlloc(PAGE));
     expect(() => mem.read(0, new Uint8Array(1))).toThrow(/no memRead: it was built from older sources.*npm run build:native/);
     expect(() => mem.write(0, new Uint8Array(1))).toThrow(/no memWrite/);
-    const host: RangeHost = { impl: undefined as never, gpus: [], closed: false, call: (_o, f) => f(), enqueue: async () => undefined, release: () => undefined };
+    const host = hostStub();
     const buf = new SvmBuffer(host, mem);
     expect(() => buf.read(0, 1)).toThrow(expect.objectContaining({ name: 'SvmError', code: 'EBACKEND' }));
     expect(buf.bytes.length).toBe(PAGE); // the zero-copy view is unaffected

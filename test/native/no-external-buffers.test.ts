@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExternalBuffersForbiddenError } from '../../src/backend/errors.js';
 import type { NativeAddon } from '../../src/backend/kfd/index.js';
 import { KfdMappedMemory } from '../../src/backend/kfd/memory.js';
-import type { RangeHost } from '../../src/range-host.js';
 import { SvmBuffer } from '../../src/svm-buffer.js';
+import { hostStub } from '../unit/api/host-stub.js';
 import { svmErrorOf } from '../unit/api/svm-error-code.js';
 import { gcUntil, isMapped } from './helpers.js';
 import { buildVariants, canBuildVariants, type Variant } from './variant-build.js';
@@ -22,17 +22,6 @@ import { mark, unmappedState, untilUnmapped } from './unmapped.mjs';
 const require = createRequire(import.meta.url);
 const MODE = 'KFD_SVM_TEST_EXTBUF';
 
-/** Just enough of a Device for an SvmBuffer's copy and view paths (no kernel call is made by them). */
-function hostStub(): RangeHost {
-  return {
-    impl: undefined as never,
-    gpus: [],
-    closed: false,
-    call: (_op, fn) => fn(),
-    enqueue: async () => undefined,
-    release: () => undefined,
-  };
-}
 
 /** Random bytes written into the mapping with memWrite; their digest (the fingerprint unmapped.mjs checks). */
 function markMapping(a: NativeAddon, m: ReturnType<NativeAddon['memAlloc']>): string {

@@ -9,9 +9,9 @@ import type { MappedMemory } from '../../../src/backend/contract.js';
 import { ExternalBuffersForbiddenError } from '../../../src/backend/errors.js';
 import { SVM_ERROR_CODES, defaultHint } from '../../../src/errors.js';
 import { open, type Device } from '../../../src/index.js';
-import type { RangeHost } from '../../../src/range-host.js';
 import { rangeMemory, SvmBuffer } from '../../../src/svm-buffer.js';
 import { code, svmErrorOf } from './svm-error-code.js';
+import { hostStub } from './host-stub.js';
 
 /** A sim mapping seen the way a runtime without external buffers shows it: read/write, no buffer. */
 function caged(m: MappedMemory): MappedMemory {
@@ -44,7 +44,7 @@ describe('a runtime without external ArrayBuffers', () => {
     await withDevice(async (d) => {
       const real = await d.alloc(8192);
       const mem = rangeMemory(real) as MappedMemory;
-      const host: RangeHost = { impl: undefined as never, gpus: [], closed: false, call: (_o, f) => f(), enqueue: async () => undefined, release: () => undefined };
+      const host = hostStub();
       const buf = new SvmBuffer(host, caged(mem));
       const se = svmErrorOf(() => buf.bytes);
       expect(se.code).toBe('ENOEXTBUF');
