@@ -29,7 +29,6 @@ import {
   aggregate,
   applyAttrs,
   isSameAttrs,
-  mappedAt,
   planAdd,
   RangeList,
   WANT_ACCESS,
@@ -413,7 +412,7 @@ export class KfdProcess {
     }
     const st = this.ranges.store;
     let ret = 0;
-    if (!(isSameAttrs(st, k, attrs, this.idxOf) && mappedAt(st, k))) {
+    if (!(isSameAttrs(st, k, attrs, this.idxOf) && st.mapped(k))) {
       const updateMapping = applyAttrs(st, k, attrs, this.xnack, this.idxOf);
       const migrated = !this.noMigration(k) && this.triggerMigration(k);
       if (migrated && (!this.xnack || st.flags(k) & SvmFlag.GPU_ALWAYS_MAPPED) && st.mapped(k)) {

@@ -8,18 +8,14 @@ import { SvmAttrType, SvmFlag, SvmLocation } from '../abi.js';
 import type { SvmAttribute } from '../contract.js';
 import { IntervalMap } from './interval-map.js';
 import {
-  F_LAST,
-  F_START,
   I_ACCESS,
   I_AIP,
   I_BO,
   I_GRAN,
-  I_LAZY,
   I_MAPPED,
   I_VGPU,
   I_VRAM,
   RangeStore,
-  ROW_DOUBLES,
   ROW_WORDS,
   U_FLAGS,
   U_PREF,
@@ -121,40 +117,40 @@ export class SvmRange {
 
   /** First and last page, inclusive, as prange->start / prange->last. Fixed while in the list (its keys). */
   get start(): number {
-    return this.d ? this.d.start : this.store.f64[this.slot * ROW_DOUBLES + F_START]!;
+    return this.d ? this.d.start : this.store.start(this.slot);
   }
   set start(v: number) {
     if (!this.d) throw new Error('internal: moving a range that is in the list');
     this.d.start = v;
   }
   get last(): number {
-    return this.d ? this.d.last : this.store.f64[this.slot * ROW_DOUBLES + F_LAST]!;
+    return this.d ? this.d.last : this.store.last(this.slot);
   }
   set last(v: number) {
     if (!this.d) throw new Error('internal: moving a range that is in the list');
     this.d.last = v;
   }
   get preferredLoc(): number {
-    return this.d ? this.d.preferredLoc : this.store.u32[this.slot * ROW_WORDS + U_PREF]!;
+    return this.d ? this.d.preferredLoc : this.store.pref(this.slot);
   }
   get prefetchLoc(): number {
-    return this.d ? this.d.prefetchLoc : this.store.u32[this.slot * ROW_WORDS + U_PREFETCH]!;
+    return this.d ? this.d.prefetchLoc : this.store.prefetch(this.slot);
   }
   get granularity(): number {
-    return this.d ? this.d.granularity : this.store.i32[this.slot * ROW_WORDS + I_GRAN]!;
+    return this.d ? this.d.granularity : this.store.gran(this.slot);
   }
   get flags(): number {
-    return this.d ? this.d.flags : this.store.u32[this.slot * ROW_WORDS + U_FLAGS]!;
+    return this.d ? this.d.flags : this.store.flags(this.slot);
   }
   /** bitmap_access / bitmap_aip over gpuidx. */
   get access(): number {
-    return this.d ? this.d.access : this.store.i32[this.slot * ROW_WORDS + I_ACCESS]!;
+    return this.d ? this.d.access : this.store.access(this.slot);
   }
   get aip(): number {
-    return this.d ? this.d.aip : this.store.i32[this.slot * ROW_WORDS + I_AIP]!;
+    return this.d ? this.d.aip : this.store.aip(this.slot);
   }
   get mappedToGpu(): boolean {
-    return this.d ? this.d.mappedToGpu : this.store.i32[this.slot * ROW_WORDS + I_MAPPED] !== 0;
+    return this.d ? this.d.mappedToGpu : this.store.mapped(this.slot);
   }
   /**
    * prange->vram_pages: its pages in VRAM, all on the GPU of index vramIdx (prange->actual_loc; a range's
@@ -162,14 +158,14 @@ export class SvmRange {
    * residency runs are the truth page by page; the migrations keep these two in step with them.
    */
   get vramPages(): number {
-    return this.d ? this.d.vramPages : this.store.i32[this.slot * ROW_WORDS + I_VRAM]!;
+    return this.d ? this.d.vramPages : this.store.vram(this.slot);
   }
   get vramIdx(): number {
-    return this.d ? this.d.vramIdx : this.store.i32[this.slot * ROW_WORDS + I_VGPU]!;
+    return this.d ? this.d.vramIdx : this.store.vgpu(this.slot);
   }
   /** prange->svm_bo as id + 1 in RangeList.bos, 0 for none (RangeList.boOf resolves it). */
   get boRef(): number {
-    return this.d ? this.d.boRef : this.store.i32[this.slot * ROW_WORDS + I_BO]!;
+    return this.d ? this.d.boRef : this.store.bo(this.slot);
   }
   /**
    * True when its pages are all in VRAM and kept by this flag instead of the residency runs (see
@@ -177,7 +173,7 @@ export class SvmRange {
    * the runs (KfdProcess.removeRange), and joins it with the flag clear (a new row is zeroed).
    */
   get lazy(): boolean {
-    return this.d ? false : this.store.i32[this.slot * ROW_WORDS + I_LAZY] !== 0;
+    return this.d ? false : this.store.lazy(this.slot);
   }
 }
 
@@ -315,8 +311,6 @@ export function isSameAttrs(st: Store, k: number, attrs: readonly SvmAttribute[]
   return true;
 }
 
-/** prange->mapped_to_gpu of a range in the list, from its row. */
-export const mappedAt = (st: Store, k: number): boolean => st.i32[k * ROW_WORDS + I_MAPPED] !== 0;
 
 /**
  * kfd_svm.c: svm_range_apply_attrs, on the row of a range in the list. Returns whether GPU mappings must be
@@ -432,7 +426,7 @@ export function planAdd(
     const nodeStart = st.start(k);
     const nodeLast = st.last(k);
     const nextStart = Math.min(nodeLast, last) + 1;
-    if (isSameAttrs(st, k, attrs, gpuIdx) && mappedAt(st, k)) {
+    if (isSameAttrs(st, k, attrs, gpuIdx) && st.mapped(k)) {
       // nothing to do
     } else if (nodeStart < cur || nodeLast > last) {
       const clone = list.clone(node);
