@@ -502,11 +502,6 @@ export class KfdProcess {
 
   // ---------------------------------------------------------------- residency helpers
 
-  /** prange->actual_loc: the GPU holding this range's VRAM pages, or 0. */
-  actualLoc(r: SvmRange): number {
-    return this.mem.actualLoc(r);
-  }
-
   /** Puts a range in the list with its VRAM pages counted (svm_range_split_adjust / clone copy them). */
   private insertRange(r: SvmRange): void {
     this.ranges.insert(r);
@@ -602,12 +597,13 @@ export class KfdProcess {
     // lets go of it before it reserves and allocates here (svm_migrate_vram_to_vram's svm_migrate_vram_to_ram
     // ends in svm_range_vram_node_free; svm_range_validate_svm_bo drops a BO of another node), so that BO
     // takes no room in a VRAM pool the new one may share with it.
-    if (!this.mem.hasBoOn(k, g)) this.mem.detachBo(k);
+    const boHere = this.mem.hasBoOn(k, g);
+    if (!boHere) this.mem.detachBo(k);
     // amdgpu_amdkfd_reserve_mem_limit on the whole range: a range larger than the VRAM never moves.
     if (np > g.reservePages) return Errno.ENOSPC;
     // svm_range_vram_node_new: a BO for the whole range, unless it has one there; allocating it makes TTM
     // evict least recently used BOs.
-    const need = this.mem.hasBoOn(k, g) ? 0 : np;
+    const need = boHere ? 0 : np;
     if (!this.makeRoom(g, need, k)) return Errno.ENOMEM;
     const hadVram = actual !== 0;
     this.mem.attachBo(k, g);
@@ -860,7 +856,7 @@ export class KfdProcess {
     const bit = 1 << g.idx;
     if (r.access & bit) return g.gpuId;
     if (r.aip & bit) {
-      const actual = this.actualLoc(r);
+      const actual = this.mem.actualAt(r.slot);
       if (!actual) return 0;
       const bo = this.gpu(actual);
       return bo && sameHive(g, bo) ? actual : 0;

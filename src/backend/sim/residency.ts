@@ -67,12 +67,7 @@ export class Residency {
     return g.memPoolPages - (this.poolUsed[g.memPool] ?? 0);
   }
 
-  /** prange->actual_loc: the gpu_id holding this range's VRAM pages, or 0 (from the range's own count). */
-  actualLoc(r: SvmRange): number {
-    return r.vramPages > 0 ? (this.gpus[r.vramIdx]?.gpuId ?? 0) : 0;
-  }
-
-  /** actualLoc of the range in row k. */
+  /** prange->actual_loc of the range in row k: the gpu_id holding its VRAM pages, or 0 (from its own count). */
   actualAt(k: number): number {
     const st = this.list.store;
     return st.vram(k) > 0 ? (this.gpus[st.vgpu(k)]?.gpuId ?? 0) : 0;
